@@ -1,0 +1,2 @@
+/* A stand-in for a fingerprinted Next.js bundle. */
+document.documentElement.dataset.neonpro = "ready";

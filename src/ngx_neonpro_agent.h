@@ -1,0 +1,26 @@
+
+/*
+ * neonpro_agent_pass: requests to the AI agent through nginx's upstream
+ * machinery.
+ */
+
+
+#ifndef _NGX_NEONPRO_AGENT_H_INCLUDED_
+#define _NGX_NEONPRO_AGENT_H_INCLUDED_
+
+
+#include "ngx_neonpro.h"
+
+
+typedef struct {
+    ngx_http_upstream_conf_t   upstream;
+    ngx_str_t                  host;          /* the Host header sent */
+    ngx_uint_t                 contract;
+    size_t                     max_message_length;
+} ngx_neonpro_agent_loc_conf_t;
+
+
+ngx_int_t ngx_neonpro_agent_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_NEONPRO_AGENT_H_INCLUDED_ */
