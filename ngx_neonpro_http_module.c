@@ -30,6 +30,12 @@ static char *ngx_neonpro_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_neonpro_health_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_neonpro_add_peers_zone(ngx_conf_t *cf);
+static char *ngx_neonpro_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_neonpro_conf_set_size(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_neonpro_conf_set_num(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 static void *ngx_neonpro_create_main_conf(ngx_conf_t *cf);
 static void *ngx_neonpro_create_loc_conf(ngx_conf_t *cf);
@@ -92,35 +98,35 @@ static ngx_command_t  ngx_neonpro_commands[] = {
 
     { ngx_string("neonpro_agent_max_message_length"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_neonpro_conf_set_size,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, max_message_length),
       NULL },
 
     { ngx_string("neonpro_agent_connect_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
+      ngx_neonpro_conf_set_msec,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, upstream.connect_timeout),
       NULL },
 
     { ngx_string("neonpro_agent_send_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
+      ngx_neonpro_conf_set_msec,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, upstream.send_timeout),
       NULL },
 
     { ngx_string("neonpro_agent_read_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
+      ngx_neonpro_conf_set_msec,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, upstream.read_timeout),
       NULL },
 
     { ngx_string("neonpro_agent_buffer_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_neonpro_conf_set_size,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, upstream.buffer_size),
       NULL },
@@ -134,14 +140,14 @@ static ngx_command_t  ngx_neonpro_commands[] = {
 
     { ngx_string("neonpro_agent_next_upstream_tries"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_neonpro_conf_set_num,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, upstream.next_upstream_tries),
       NULL },
 
     { ngx_string("neonpro_agent_next_upstream_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
+      ngx_neonpro_conf_set_msec,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, upstream.next_upstream_timeout),
       NULL },
@@ -284,6 +290,60 @@ ngx_neonpro_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Runs a stock slot setter and, where nginx's own message would not show
+ * the bad value, reports it quoted with what is expected.
+ */
+static char *
+ngx_neonpro_conf_set_checked(ngx_conf_t *cf, ngx_command_t *cmd, void *conf,
+    char *(*set)(ngx_conf_t *cf, ngx_command_t *cmd, void *conf),
+    const char *expected)
+{
+    char       *rv;
+    ngx_str_t  *value;
+
+    rv = set(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR
+        || ngx_strcmp(rv, "is duplicate") == 0)
+    {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "expected %s", &value[1], &cmd->name, expected);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_neonpro_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_neonpro_conf_set_checked(cf, cmd, conf, ngx_conf_set_msec_slot,
+                                        "a time such as 30s or 500ms");
+}
+
+
+static char *
+ngx_neonpro_conf_set_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_neonpro_conf_set_checked(cf, cmd, conf, ngx_conf_set_size_slot,
+                                        "a size such as 8k or 1m");
+}
+
+
+static char *
+ngx_neonpro_conf_set_num(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_neonpro_conf_set_checked(cf, cmd, conf, ngx_conf_set_num_slot,
+                                        "a whole number");
 }
 
 
