@@ -36,6 +36,8 @@ static char *ngx_neonpro_conf_set_size(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_neonpro_conf_set_num(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_neonpro_conf_set_contract(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static void *ngx_neonpro_create_main_conf(ngx_conf_t *cf);
 static void *ngx_neonpro_create_loc_conf(ngx_conf_t *cf);
@@ -91,7 +93,7 @@ static ngx_command_t  ngx_neonpro_commands[] = {
 
     { ngx_string("neonpro_agent_contract"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_neonpro_conf_set_contract,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, contract),
       &ngx_neonpro_contracts },
@@ -344,6 +346,37 @@ ngx_neonpro_conf_set_num(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     return ngx_neonpro_conf_set_checked(cf, cmd, conf, ngx_conf_set_num_slot,
                                         "a whole number");
+}
+
+
+static char *
+ngx_neonpro_conf_set_contract(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_agent_loc_conf_t *alcf = conf;
+
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    if (alcf->contract != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = ngx_neonpro_contracts; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            alcf->contract = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "expected json, chat or query", &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -838,7 +838,10 @@ ngx_neonpro_lgpd_apply_policy(ngx_http_request_t *r,
     policy = &lcf->cache[policy_index];
     compliance = lcf->compliance && cls >= NGX_NEONPRO_CLASS_API;
 
-    /* drop every copy of the headers this filter owns */
+    /*
+     * Drop every copy of the headers this filter owns, the compliance ones
+     * too on image and static responses, which must not carry them.
+     */
 
     part = &r->headers_out.headers.part;
     h = part->elts;
@@ -869,7 +872,7 @@ ngx_neonpro_lgpd_apply_policy(ngx_http_request_t *r,
         if (h[i].hash
             && ((lcf->security
                  && ngx_neonpro_lgpd_is_listed(&h[i], lcf->security_headers))
-                || (compliance
+                || (lcf->compliance
                     && ngx_neonpro_lgpd_is_listed(&h[i],
                                                   lcf->compliance_headers))))
         {
