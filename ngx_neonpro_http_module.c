@@ -418,6 +418,11 @@ ngx_neonpro_health_peer(ngx_http_upstream_srv_conf_t *uscf, ngx_str_t *name)
 
     if (ngx_neonpro_peers_get(name, &state) != NGX_OK) {
         json_object_set_new(peer, "state", json_string("unknown"));
+        json_object_set_new(peer, "last_status", json_null());
+        json_object_set_new(peer, "last_seen", json_null());
+        json_object_set_new(peer, "successes", json_integer(0));
+        json_object_set_new(peer, "failures", json_integer(0));
+        json_object_set_new(peer, "consecutive_failures", json_integer(0));
         return peer;
     }
 
@@ -528,8 +533,7 @@ ngx_neonpro_health_handler(ngx_http_request_t *r)
     ngx_table_elt_t  *h;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_neonpro_error(r, NGX_HTTP_NOT_ALLOWED,
-                                 "METHOD_NOT_ALLOWED", &r->method_name);
+        return ngx_neonpro_error_not_allowed(r, "GET, HEAD");
     }
 
     rc = ngx_http_discard_request_body(r);

@@ -690,7 +690,6 @@ ngx_neonpro_lgpd_response_class(ngx_http_request_t *r,
 static ngx_int_t
 ngx_neonpro_lgpd_block(ngx_http_request_t *r, ngx_neonpro_ctx_t *ctx)
 {
-    ngx_table_elt_t         *h;
     ngx_http_headers_out_t  *ho;
 
     ho = &r->headers_out;
@@ -721,17 +720,8 @@ ngx_neonpro_lgpd_block(ngx_http_request_t *r, ngx_neonpro_ctx_t *ctx)
 
     r->allow_ranges = 0;
 
-    if (ctx->request_id.len) {
-        h = ngx_list_push(&ho->headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "X-Request-Id");
-        h->value = ctx->request_id;
-        h->lowcase_key = (u_char *) "x-request-id";
-    }
+    /* the reset dropped the echoed X-Request-Id: write it again */
+    ngx_str_null(&ctx->request_id);
 
     if (ngx_neonpro_error_prepare(r, ctx) != NGX_OK) {
         return NGX_ERROR;

@@ -19,9 +19,6 @@
 #include "ngx_neonpro_peers.h"
 
 
-#define NGX_NEONPRO_REQUEST_ID_MAX  128
-
-
 typedef struct {
     ngx_http_status_t          status;
     ngx_http_chunked_t         chunked;
@@ -36,8 +33,6 @@ static ngx_int_t ngx_neonpro_agent_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
     ngx_neonpro_agent_ctx_t *ctx);
-static ngx_int_t ngx_neonpro_agent_set_request_id(ngx_http_request_t *r,
-    ngx_neonpro_ctx_t *nctx);
 static ngx_int_t ngx_neonpro_agent_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_neonpro_agent_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_neonpro_agent_process_status_line(
@@ -98,19 +93,14 @@ ngx_neonpro_agent_handler(ngx_http_request_t *r)
 
     nctx->agent = 1;
 
-    if (ngx_neonpro_agent_set_request_id(r, nctx) != NGX_OK) {
+    if (ngx_neonpro_request_id(r, nctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (alcf->contract != NGX_NEONPRO_CONTRACT_JSON
         && r->method != NGX_HTTP_POST)
     {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "neonpro: method \"%V\" is not allowed, the agent "
-                      "contract takes POST", &r->method_name);
-
-        return ngx_neonpro_error(r, NGX_HTTP_NOT_ALLOWED,
-                                 "METHOD_NOT_ALLOWED", &r->method_name);
+        return ngx_neonpro_error_not_allowed(r, "POST");
     }
 
     if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
@@ -278,6 +268,7 @@ ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
     ngx_str_t                      body, detail;
     const char                    *field;
     json_error_t                   error;
+    ngx_uint_t                     flags;
     ngx_neonpro_contract_rc_e      check;
     ngx_neonpro_agent_loc_conf_t  *alcf;
 
@@ -297,10 +288,22 @@ ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
                                  &detail);
     }
 
-    doc = json_loadb((const char *) body.data, body.len, 0, &error);
+    /*
+     * Any JSON text is accepted, as RFC 8259 allows; the json contract
+     * forwards the client's bytes, so reading big integers as reals there
+     * loses nothing.  Numbers beyond the range of a double stay invalid.
+     */
+
+    flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
+
+    if (alcf->contract == NGX_NEONPRO_CONTRACT_JSON) {
+        flags |= JSON_DECODE_INT_AS_REAL;
+    }
+
+    doc = json_loadb((const char *) body.data, body.len, flags, &error);
 
     if (doc == NULL) {
-        len = sizeof("line , column , position : ") - 1 + 3 * NGX_INT_T_LEN
+        len = sizeof("linha , coluna , posição : ") - 1 + 3 * NGX_INT_T_LEN
               + ngx_strlen(error.text);
 
         p = ngx_pnalloc(r->pool, len);
@@ -309,14 +312,19 @@ ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
         }
 
         detail.data = p;
-        detail.len = ngx_snprintf(p, len, "line %d, column %d, position %d: %s",
+        detail.len = ngx_snprintf(p, len,
+                                  ngx_neonpro_request_lang(r)
+                                  == NGX_NEONPRO_LANG_EN
+                                  ? "line %d, column %d, position %d: %s"
+                                  : "linha %d, coluna %d, posição %d: %s",
                                   error.line, error.column, error.position,
                                   error.text)
                      - p;
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "neonpro: invalid JSON in the request body at %V",
-                      &detail);
+                      "neonpro: invalid JSON in the request body at line %d, "
+                      "column %d, position %d: %s", error.line, error.column,
+                      error.position, error.text);
 
         return ngx_neonpro_error(r, NGX_HTTP_BAD_REQUEST, "INVALID_JSON",
                                  &detail);
@@ -408,66 +416,65 @@ ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
 
 
 /*
- * Keeps the client's X-Request-Id when it is 1 to 128 characters of
- * [A-Za-z0-9._-], or else makes a random one, and echoes it to the client.
+ * Returns 1 when the Connection header lists the name: such a header is
+ * hop-by-hop too (RFC 9110, section 7.6.1).
  */
-static ngx_int_t
-ngx_neonpro_agent_set_request_id(ngx_http_request_t *r,
-    ngx_neonpro_ctx_t *nctx)
+static ngx_uint_t
+ngx_neonpro_agent_connection_option(ngx_http_request_t *r, ngx_str_t *name)
 {
-    u_char           *p, c;
-    size_t            i;
-    ngx_uint_t        valid;
+    u_char           *p, *last, *token;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    h = ngx_neonpro_find_header_in(r, "x-request-id",
-                                   sizeof("x-request-id") - 1);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
 
-    valid = h && h->value.len > 0 && h->value.len <= NGX_NEONPRO_REQUEST_ID_MAX;
+    for (i = 0; /* void */; i++) {
 
-    for (i = 0; valid && i < h->value.len; i++) {
-        c = h->value.data[i];
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
 
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("connection") - 1
+            || ngx_strncmp(h[i].lowcase_key, "connection", h[i].key.len) != 0)
         {
-            valid = 0;
-        }
-    }
-
-    if (valid) {
-        nctx->request_id = h->value;
-
-    } else {
-        p = ngx_pnalloc(r->pool, 32);
-        if (p == NULL) {
-            return NGX_ERROR;
+            continue;
         }
 
-        ngx_sprintf(p, "%08xD%08xD%08xD%08xD",
-                    (uint32_t) ngx_random(), (uint32_t) ngx_random(),
-                    (uint32_t) ngx_random(), (uint32_t) ngx_random());
+        p = h[i].value.data;
+        last = p + h[i].value.len;
 
-        nctx->request_id.data = p;
-        nctx->request_id.len = 32;
+        while (p < last) {
+            while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+                p++;
+            }
+
+            token = p;
+
+            while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
+                p++;
+            }
+
+            if ((size_t) (p - token) == name->len
+                && ngx_strncasecmp(token, name->data, name->len) == 0)
+            {
+                return 1;
+            }
+        }
     }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Request-Id");
-    h->value = nctx->request_id;
-    h->lowcase_key = (u_char *) "x-request-id";
-
-    return NGX_OK;
 }
 
 
 static ngx_uint_t
-ngx_neonpro_agent_skip_header(ngx_table_elt_t *h)
+ngx_neonpro_agent_skip_header(ngx_http_request_t *r, ngx_table_elt_t *h,
+    ngx_uint_t has_connection)
 {
     ngx_str_t  *name;
 
@@ -479,7 +486,7 @@ ngx_neonpro_agent_skip_header(ngx_table_elt_t *h)
         }
     }
 
-    return 0;
+    return has_connection && ngx_neonpro_agent_connection_option(r, &h->key);
 }
 
 
@@ -492,7 +499,7 @@ ngx_neonpro_agent_create_request(ngx_http_request_t *r)
     off_t                          body_len;
     size_t                         len;
     ngx_buf_t                     *b;
-    ngx_uint_t                     i;
+    ngx_uint_t                     i, has_connection;
     ngx_chain_t                   *cl;
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
@@ -505,6 +512,11 @@ ngx_neonpro_agent_create_request(ngx_http_request_t *r)
     nctx = ngx_neonpro_get_ctx(r);
 
     body_len = ctx->body ? ngx_buf_size(ctx->body->buf) : 0;
+
+    /* nginx records only the type of Connection, not the header itself */
+    has_connection = ngx_neonpro_find_header_in(r, "connection",
+                                                sizeof("connection") - 1)
+                     != NULL;
 
     /* request line, Host, X-Request-Id, and the framing of the body */
 
@@ -531,7 +543,7 @@ ngx_neonpro_agent_create_request(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (!ngx_neonpro_agent_skip_header(&h[i])) {
+        if (!ngx_neonpro_agent_skip_header(r, &h[i], has_connection)) {
             len += h[i].key.len + sizeof(": ") - 1 + h[i].value.len
                    + sizeof(CRLF) - 1;
         }
@@ -578,7 +590,7 @@ ngx_neonpro_agent_create_request(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (ngx_neonpro_agent_skip_header(&h[i])) {
+        if (ngx_neonpro_agent_skip_header(r, &h[i], has_connection)) {
             continue;
         }
 

@@ -155,7 +155,7 @@ ngx_neonpro_contract_check(json_t *body, int contract, size_t max_text,
     }
 
     if (!json_is_object(body)) {
-        *field = "body (a JSON object is expected)";
+        *field = "body";
         return NGX_NEONPRO_CONTRACT_INVALID;
     }
 

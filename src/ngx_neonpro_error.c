@@ -163,6 +163,96 @@ ngx_neonpro_error(ngx_http_request_t *r, ngx_uint_t status, const char *code,
 }
 
 
+/* Records a 405 and the Allow header that RFC 9110 requires with it. */
+ngx_int_t
+ngx_neonpro_error_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+    h->lowcase_key = (u_char *) "allow";
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "neonpro: method \"%V\" is not allowed here, "
+                  "allowed: %s", &r->method_name, allow);
+
+    return ngx_neonpro_error(r, NGX_HTTP_NOT_ALLOWED, "METHOD_NOT_ALLOWED",
+                             &r->method_name);
+}
+
+
+/*
+ * Sets ctx->request_id once per request and echoes it to the client: the
+ * client's X-Request-Id when it is 1 to 128 characters of [A-Za-z0-9._-],
+ * or else 32 random hex digits.
+ */
+ngx_int_t
+ngx_neonpro_request_id(ngx_http_request_t *r, ngx_neonpro_ctx_t *ctx)
+{
+    u_char           *p, c;
+    size_t            i;
+    ngx_uint_t        valid;
+    ngx_table_elt_t  *h;
+
+    if (ctx->request_id.len) {
+        return NGX_OK;
+    }
+
+    h = ngx_neonpro_find_header_in(r, "x-request-id",
+                                   sizeof("x-request-id") - 1);
+
+    valid = h && h->value.len > 0
+            && h->value.len <= NGX_NEONPRO_REQUEST_ID_MAX;
+
+    for (i = 0; valid && i < h->value.len; i++) {
+        c = h->value.data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+        {
+            valid = 0;
+        }
+    }
+
+    if (valid) {
+        ctx->request_id = h->value;
+
+    } else {
+        p = ngx_pnalloc(r->pool, 32);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(p, "%08xD%08xD%08xD%08xD",
+                    (uint32_t) ngx_random(), (uint32_t) ngx_random(),
+                    (uint32_t) ngx_random(), (uint32_t) ngx_random());
+
+        ctx->request_id.data = p;
+        ctx->request_id.len = 32;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Request-Id");
+    h->value = ctx->request_id;
+    h->lowcase_key = (u_char *) "x-request-id";
+
+    return NGX_OK;
+}
+
+
 /*
  * Builds a detail such as: X-LGPD-Legal-Basis "abc".  The value comes from
  * the client, so it is cut to NGX_NEONPRO_DETAIL_MAX bytes and every byte
@@ -370,6 +460,10 @@ ngx_neonpro_error_prepare(ngx_http_request_t *r, ngx_neonpro_ctx_t *ctx)
     ngx_str_null(&r->headers_out.charset);
 
     r->headers_out.content_length_n = b->last - b->pos;
+
+    if (ngx_neonpro_request_id(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (r->headers_out.content_length) {
         r->headers_out.content_length->hash = 0;

@@ -12,7 +12,8 @@
 #include "ngx_neonpro.h"
 
 
-#define NGX_NEONPRO_DETAIL_MAX  96
+#define NGX_NEONPRO_DETAIL_MAX      96
+#define NGX_NEONPRO_REQUEST_ID_MAX  128
 
 
 ngx_int_t ngx_neonpro_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -24,6 +25,10 @@ const char *ngx_neonpro_error_default_code(ngx_uint_t status,
 ngx_int_t ngx_neonpro_error_prepare(ngx_http_request_t *r,
     ngx_neonpro_ctx_t *ctx);
 ngx_neonpro_lang_e ngx_neonpro_request_lang(ngx_http_request_t *r);
+ngx_int_t ngx_neonpro_request_id(ngx_http_request_t *r,
+    ngx_neonpro_ctx_t *ctx);
+ngx_int_t ngx_neonpro_error_not_allowed(ngx_http_request_t *r,
+    const char *allow);
 
 
 #endif /* _NGX_NEONPRO_ERROR_H_INCLUDED_ */
