@@ -16,6 +16,7 @@
 #include "ngx_neonpro_agent.h"
 #include "ngx_neonpro_agent_contract.h"
 #include "ngx_neonpro_error.h"
+#include "ngx_neonpro_json.h"
 #include "ngx_neonpro_peers.h"
 
 
@@ -69,6 +70,11 @@ static ngx_str_t  ngx_neonpro_agent_skip_headers[] = {
     ngx_string("x-role"),
     ngx_null_string
 };
+
+
+/* ngx_hash_key() of each name above, filled on first use in a worker */
+static ngx_uint_t  ngx_neonpro_agent_skip_hashes[
+    sizeof(ngx_neonpro_agent_skip_headers) / sizeof(ngx_str_t)];
 
 
 static ngx_str_t  ngx_neonpro_agent_json_type = ngx_string("application/json");
@@ -297,12 +303,34 @@ ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
     flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
 
     if (alcf->contract == NGX_NEONPRO_CONTRACT_JSON) {
+
+        /*
+         * The body is forwarded as is, so a scan that builds nothing is
+         * enough; jansson runs only to locate the error of a bad body.
+         */
+
+        if (ngx_neonpro_json_valid(body.data, body.len)) {
+            doc = NULL;
+            goto forward;
+        }
+
         flags |= JSON_DECODE_INT_AS_REAL;
     }
 
     doc = json_loadb((const char *) body.data, body.len, flags, &error);
 
-    if (doc == NULL) {
+    if (doc == NULL || alcf->contract == NGX_NEONPRO_CONTRACT_JSON) {
+
+        if (doc) {
+            /* jansson 2.14 skips some raw NUL bytes that RFC 8259 forbids */
+            json_decref(doc);
+            error.line = -1;
+            error.column = -1;
+            error.position = -1;
+            ngx_cpystrn((u_char *) error.text, (u_char *) "raw NUL byte",
+                        sizeof(error.text));
+        }
+
         len = sizeof("linha , coluna , posição : ") - 1 + 3 * NGX_INT_T_LEN
               + ngx_strlen(error.text);
 
@@ -353,6 +381,8 @@ ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
                                  &detail);
     }
 
+forward:
+
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         json_decref(doc);
@@ -391,7 +421,7 @@ ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
         body.data = p;
         body.len = len;
 
-    } else {
+    } else if (doc) {
         json_decref(doc);
     }
 
@@ -476,10 +506,24 @@ static ngx_uint_t
 ngx_neonpro_agent_skip_header(ngx_http_request_t *r, ngx_table_elt_t *h,
     ngx_uint_t has_connection)
 {
-    ngx_str_t  *name;
+    ngx_uint_t   i;
+    ngx_str_t   *name;
 
-    for (name = ngx_neonpro_agent_skip_headers; name->len; name++) {
-        if (h->key.len == name->len
+    /* nginx hashes request header names in lowercase as they are parsed */
+
+    if (ngx_neonpro_agent_skip_hashes[0] == 0) {
+        for (i = 0; ngx_neonpro_agent_skip_headers[i].len; i++) {
+            name = &ngx_neonpro_agent_skip_headers[i];
+            ngx_neonpro_agent_skip_hashes[i] = ngx_hash_key(name->data,
+                                                            name->len);
+        }
+    }
+
+    for (i = 0; ngx_neonpro_agent_skip_headers[i].len; i++) {
+        name = &ngx_neonpro_agent_skip_headers[i];
+
+        if (h->hash == ngx_neonpro_agent_skip_hashes[i]
+            && h->key.len == name->len
             && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0)
         {
             return 1;

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "ngx_neonpro_agent_contract.h"
+#include "ngx_neonpro_json.h"
 #include "ngx_neonpro_lang.h"
 #include "ngx_neonpro_sfv.h"
 
@@ -234,9 +237,94 @@ test_contract(void)
 }
 
 
+static void
+test_json_nesting(size_t depth, int expected)
+{
+    char    *text;
+    size_t   i;
+
+    text = malloc(2 * depth);
+    if (text == NULL) {
+        failed++;
+        return;
+    }
+
+    for (i = 0; i < depth; i++) {
+        text[i] = '[';
+        text[2 * depth - 1 - i] = ']';
+    }
+
+    CHECK(ngx_neonpro_json_valid((unsigned char *) text, 2 * depth)
+          == expected, "nesting depth");
+
+    free(text);
+}
+
+
+static void
+test_json(void)
+{
+    size_t  i;
+
+    static const struct {
+        const char  *text;
+        size_t       len;
+        int          expected;
+    } cases[] = {
+        { "{\"query\":\"consultas\",\"context\":{}}", 0, 1 },
+        { "\"just a string\"", 0, 1 },
+        { "42", 0, 1 },
+        { "null", 0, 1 },
+        { " [ 1 , -2.5e+3 , true , false , null ] ", 0, 1 },
+        { "{\"a\":{\"b\":[{}]}}", 0, 1 },
+        { "123456789012345678901234567890", 0, 1 },
+        { "\"\\u00e9 \\ud83d\\ude00 \\u0000\"", 0, 1 },
+        { "\"\xc3\xa9\"", 0, 1 },
+        { "", 0, 0 },
+        { "   ", 0, 0 },
+        { "{", 0, 0 },
+        { "{\"a\" 1}", 0, 0 },
+        { "{\"a\":1,}", 0, 0 },
+        { "[1,]", 0, 0 },
+        { "[1 2]", 0, 0 },
+        { "01", 0, 0 },
+        { "1.", 0, 0 },
+        { "-", 0, 0 },
+        { "1e", 0, 0 },
+        { "tru", 0, 0 },
+        { "nul", 0, 0 },
+        { "{} {}", 0, 0 },
+        { "{1:2}", 0, 0 },
+        { "\"tab\there\"", 0, 0 },
+        { "\"\\x\"", 0, 0 },
+        /* a lone surrogate, and U+0000 in a key */
+        { "\"\\ud800\"", 0, 0 },
+        { "\"\\udc00\"", 0, 0 },
+        { "{\"a\\u0000\":1}", 0, 0 },
+        /* overlong UTF-8, a UTF-8 surrogate, a cut sequence */
+        { "\"\xc0\xaf\"", 0, 0 },
+        { "\"\xed\xa0\x80\"", 0, 0 },
+        { "\"\xe2\x82\"", 0, 0 },
+        /* a raw NUL byte between tokens */
+        { "[1,4\0]", 6, 0 },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CHECK(ngx_neonpro_json_valid((const unsigned char *) cases[i].text,
+                                     cases[i].len ? cases[i].len
+                                                  : strlen(cases[i].text))
+              == cases[i].expected, cases[i].text);
+    }
+
+    test_json_nesting(NGX_NEONPRO_JSON_MAX_DEPTH, 1);
+    test_json_nesting(NGX_NEONPRO_JSON_MAX_DEPTH + 1, 0);
+}
+
+
 int
 main(void)
 {
+    test_json();
     test_lang();
     test_sfv();
     test_contract();
