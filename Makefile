@@ -18,6 +18,7 @@ CC_OPT      := -O2 -Wall -Wextra -Werror -Wno-unused-parameter
 DEBIAN_PACKAGES := gcc make git curl ca-certificates \
 	nginx-core nginx-dev libnginx-mod-http-lua \
 	libpq-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev \
+	libssl-dev zlib1g-dev \
 	python3-fastapi python3-uvicorn python3-pytest python3-httpx \
 	python3-websockets wrk linux-perf clang libclang-rt-14-dev
 
