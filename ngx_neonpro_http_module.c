@@ -38,6 +38,8 @@ static char *ngx_neonpro_conf_set_num(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_neonpro_conf_set_contract(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_neonpro_conf_set_next_upstream(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static void *ngx_neonpro_create_main_conf(ngx_conf_t *cf);
 static void *ngx_neonpro_create_loc_conf(ngx_conf_t *cf);
@@ -135,7 +137,7 @@ static ngx_command_t  ngx_neonpro_commands[] = {
 
     { ngx_string("neonpro_agent_next_upstream"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_bitmask_slot,
+      ngx_neonpro_conf_set_next_upstream,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_agent_loc_conf_t, upstream.next_upstream),
       &ngx_neonpro_next_upstream_masks },
@@ -266,7 +268,17 @@ ngx_neonpro_agent_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"neonpro_agent_pass\" cannot share a location "
+                           "with another content handler such as "
+                           "proxy_pass");
+        return NGX_CONF_ERROR;
+    }
+
     clcf->handler = ngx_neonpro_agent_handler;
+    alcf->clcf = clcf;
 
     if (clcf->name.len && clcf->name.data[clcf->name.len - 1] == '/') {
         clcf->auto_redirect = 1;
@@ -377,6 +389,50 @@ ngx_neonpro_conf_set_contract(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        "expected json, chat or query", &value[1], &cmd->name);
 
     return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_neonpro_conf_set_next_upstream(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_neonpro_agent_loc_conf_t *alcf = conf;
+
+    ngx_str_t           *value;
+    ngx_uint_t           i;
+    ngx_conf_bitmask_t  *m;
+
+    if (alcf->upstream.next_upstream) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    alcf->upstream.next_upstream = NGX_CONF_BITMASK_SET;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (m = ngx_neonpro_next_upstream_masks; m->name.len; m++) {
+            if (m->name.len == value[i].len
+                && ngx_strcmp(m->name.data, value[i].data) == 0)
+            {
+                break;
+            }
+        }
+
+        if (m->name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "expected error, timeout, invalid_header, "
+                               "non_idempotent, http_500, http_502, "
+                               "http_503, http_504 or off",
+                               &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        alcf->upstream.next_upstream |= m->mask;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -726,6 +782,16 @@ ngx_neonpro_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                             &hash)
         != NGX_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a content directive after neonpro_agent_pass replaced its handler */
+
+    if (conf->clcf && conf->clcf->handler != ngx_neonpro_agent_handler) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"neonpro_agent_pass\" in location \"%V\" "
+                           "cannot share it with another content handler "
+                           "such as proxy_pass", &conf->clcf->name);
         return NGX_CONF_ERROR;
     }
 

@@ -602,6 +602,97 @@ ngx_neonpro_lgpd_check_value(ngx_conf_t *cf, ngx_str_t *value)
 }
 
 
+#define ngx_neonpro_is_token_char(c)                                          \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z')                \
+     || ((c) >= '0' && (c) <= '9') || (c) == '-' || (c) == '_')
+
+
+/*
+ * Checks the syntax of Cache-Control (RFC 9111, section 5.2):
+ * comma-separated directives, each a token with an optional "=" and a token
+ * or quoted string as argument; max-age style arguments must be digits.
+ */
+static ngx_int_t
+ngx_neonpro_lgpd_check_cache_control(ngx_str_t *value)
+{
+    u_char  *p, *last, *name, *arg;
+    size_t   name_len;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == ',')) {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        name = p;
+
+        while (p < last && ngx_neonpro_is_token_char(*p)) {
+            p++;
+        }
+
+        name_len = p - name;
+
+        if (name_len == 0) {
+            return NGX_ERROR;
+        }
+
+        if (p < last && *p == '=') {
+            arg = ++p;
+
+            if (p < last && *p == '"') {
+                for (p++; p < last && *p != '"'; p++) { /* void */ }
+
+                if (p == last) {
+                    return NGX_ERROR;
+                }
+
+                p++;
+
+            } else {
+                while (p < last && *p != ',' && *p != ' ') {
+                    if (!ngx_neonpro_is_token_char(*p)) {
+                        return NGX_ERROR;
+                    }
+
+                    p++;
+                }
+
+                if (p == arg) {
+                    return NGX_ERROR;
+                }
+
+                /* the delta-seconds arguments: max-age, s-maxage, stale-* */
+
+                if ((ngx_strlcasestrn(name, name + name_len,
+                                      (u_char *) "age", 3 - 1)
+                     || ngx_strlcasestrn(name, name + name_len,
+                                         (u_char *) "stale-", 6 - 1))
+                    && ngx_atoi(arg, p - arg) == NGX_ERROR)
+                {
+                    return NGX_ERROR;
+                }
+            }
+        }
+
+        while (p < last && *p == ' ') {
+            p++;
+        }
+
+        if (p < last && *p != ',') {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static char *
 ngx_neonpro_lgpd_cache_control(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
@@ -650,6 +741,14 @@ ngx_neonpro_lgpd_cache_control(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_neonpro_lgpd_check_cache_control(&value[2]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Cache-Control value \"%V\", expected "
+                           "directives such as \"public, max-age=300\"",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
     policy->cache_control = value[2];
     policy->set = 1;
 
@@ -680,6 +779,19 @@ ngx_neonpro_lgpd_cache_control(ngx_conf_t *cf, ngx_command_t *cmd,
                                    "empty value in \"%V\"", &value[i]);
             }
 
+            return NGX_CONF_ERROR;
+        }
+
+        /* Expires takes an HTTP date, or "0" for "already expired" */
+
+        if (param == &policy->expires
+            && !(param->len == 1 && param->data[0] == '0')
+            && ngx_parse_http_time(param->data, param->len) == NGX_ERROR)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Expires value \"%V\", expected 0 or "
+                               "an HTTP date such as "
+                               "\"Thu, 01 Jan 1970 00:00:00 GMT\"", param);
             return NGX_CONF_ERROR;
         }
     }

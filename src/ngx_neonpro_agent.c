@@ -77,6 +77,9 @@ static ngx_uint_t  ngx_neonpro_agent_skip_hashes[
     sizeof(ngx_neonpro_agent_skip_headers) / sizeof(ngx_str_t)];
 
 
+#define NGX_NEONPRO_SESSION_ID_RULE  "(8 to 64 characters of A-Z, a-z, 0-9, _, -)"
+
+
 static ngx_str_t  ngx_neonpro_agent_json_type = ngx_string("application/json");
 
 
@@ -364,8 +367,29 @@ ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
     if (check != NGX_NEONPRO_CONTRACT_OK) {
         json_decref(doc);
 
-        detail.data = (u_char *) field;
-        detail.len = ngx_strlen(field);
+        len = ngx_strlen(field) + sizeof(" (at most  bytes)") - 1
+              + NGX_SIZE_T_LEN + sizeof(NGX_NEONPRO_SESSION_ID_RULE);
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        detail.data = p;
+
+        if (check == NGX_NEONPRO_CONTRACT_TOO_LARGE) {
+            p = ngx_snprintf(p, len, "%s (at most %uz bytes)", field,
+                             alcf->max_message_length);
+
+        } else if (ngx_strcmp(field, "session_id") == 0) {
+            p = ngx_snprintf(p, len, "%s %s", field,
+                             NGX_NEONPRO_SESSION_ID_RULE);
+
+        } else {
+            p = ngx_snprintf(p, len, "%s", field);
+        }
+
+        detail.len = p - detail.data;
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "neonpro: agent request with %s field \"%V\"",

@@ -17,6 +17,8 @@ typedef struct {
     ngx_str_t                  host;          /* the Host header sent */
     ngx_uint_t                 contract;
     size_t                     max_message_length;
+    /* the location that has neonpro_agent_pass itself */
+    ngx_http_core_loc_conf_t  *clcf;
 } ngx_neonpro_agent_loc_conf_t;
 
 

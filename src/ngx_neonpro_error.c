@@ -62,10 +62,8 @@ static ngx_neonpro_error_text_t  ngx_neonpro_error_texts[] = {
     { 403, "LGPD_LEGAL_BASIS_INVALID", 0,
       "Finalidade ou base legal não aceita.",
       "Purpose or legal basis not accepted.",
-      "Valor não aceito: %V. Use uma finalidade e uma base legal da lista"
-      " permitida.",
-      "Value not accepted: %V. Use a purpose and a legal basis from the"
-      " allowed list." },
+      "Valor não aceito: %V.",
+      "Value not accepted: %V." },
 
     { 403, "FORBIDDEN", 0,
       "Acesso negado.",

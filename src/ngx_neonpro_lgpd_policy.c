@@ -80,6 +80,51 @@ ngx_neonpro_lgpd_find_token(ngx_array_t *list, ngx_str_t *value)
 }
 
 
+/* Appends the allowed values to an error detail, in the client's language. */
+static ngx_int_t
+ngx_neonpro_lgpd_list_allowed(ngx_http_request_t *r, ngx_str_t *detail,
+    ngx_array_t *list)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *token;
+    ngx_uint_t   i;
+    const char  *label;
+
+    label = ngx_neonpro_request_lang(r) == NGX_NEONPRO_LANG_EN
+            ? "; allowed: " : "; aceitos: ";
+
+    token = list->elts;
+    len = detail->len + ngx_strlen(label);
+
+    for (i = 0; i < list->nelts; i++) {
+        len += token[i].len + 2;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    detail->data = ngx_cpymem(p, detail->data, detail->len);
+    detail->data = ngx_cpymem(detail->data, label, ngx_strlen(label));
+
+    for (i = 0; i < list->nelts; i++) {
+        if (i) {
+            *detail->data++ = ',';
+            *detail->data++ = ' ';
+        }
+
+        detail->data = ngx_cpymem(detail->data, token[i].data, token[i].len);
+    }
+
+    detail->len = detail->data - p;
+    detail->data = p;
+
+    return NGX_OK;
+}
+
+
 /*
  * Returns NGX_DECLINED when both headers carry an allowed value, or 403
  * with the JSON error recorded in ctx.
@@ -129,6 +174,13 @@ ngx_neonpro_lgpd_check_basis(ngx_http_request_t *r,
 
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "neonpro: %V is not an allowed value", &detail);
+
+            if (ngx_neonpro_lgpd_list_allowed(r, &detail,
+                    *(ngx_array_t **) ((u_char *) lcf + headers[i].offset))
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
 
             return ngx_neonpro_error(r, NGX_HTTP_FORBIDDEN,
                                      "LGPD_LEGAL_BASIS_INVALID", &detail);

@@ -758,3 +758,11 @@ def test_rejections_leave_worker_serving(ng, clean_agent):
     assert accepted.status_code == 200
     assert len(clean_agent.requests()) == 1
     assert worker_crashes(ng.error_log()) == []
+
+
+def test_session_id_error_states_rule(ng, clean_agent):
+    response = ng.post("/v1/chat", json={"session_id": "short", "message": {"content": "oi"}})
+
+    message = assert_json_error(response, 400, "INVALID_REQUEST")["message"]
+    assert "session_id" in message
+    assert "8 to 64" in message

@@ -127,6 +127,18 @@ BAD_VALUES = [
     pytest.param(in_location("neonpro_health verbose;"), "neonpro_health",
                  id="health-with-argument"),
     pytest.param(in_server("neonpro_health;"), "neonpro_health", id="health-in-server"),
+    # Cache-Control and Expires values
+    pytest.param(in_location('neonpro_cache_control api "max-age=abc";'), "max-age=abc",
+                 id="cache-control-age-not-a-number"),
+    pytest.param(in_location('neonpro_cache_control api "public max-age=60";'),
+                 "public max-age=60", id="cache-control-missing-comma"),
+    pytest.param(in_location('neonpro_cache_control api "no-store" expires=tomorrow;'),
+                 "tomorrow", id="cache-control-expires-not-a-date"),
+    # two content handlers in one location, in either order
+    pytest.param(in_location("proxy_pass http://ai_agent; neonpro_agent_pass http://ai_agent;"),
+                 "neonpro_agent_pass", id="agent-pass-after-proxy-pass"),
+    pytest.param(in_location("neonpro_agent_pass http://ai_agent; proxy_pass http://ai_agent;"),
+                 "neonpro_agent_pass", id="proxy-pass-after-agent-pass"),
 ]
 
 
@@ -149,6 +161,10 @@ ALLOWED_LISTS = [
                  id="cache-control-class"),
     pytest.param(in_location("neonpro_agent_contract graphql;"), ["json", "chat", "query"],
                  id="contract"),
+    pytest.param(in_location("neonpro_agent_next_upstream http_404;"),
+                 ["neonpro_agent_next_upstream", "error", "timeout", "invalid_header",
+                  "non_idempotent", "http_500", "http_502", "http_503", "http_504", "off"],
+                 id="next-upstream"),
 ]
 
 

@@ -132,6 +132,21 @@ def test_invalid_value_rejected(nginx, clean_agent, path, basis, purpose, named)
     assert clean_agent.requests() == []
 
 
+@pytest.mark.parametrize("accept_language, label", [("pt-BR", "aceitos"), ("en", "allowed")])
+def test_invalid_value_lists_allowed(nginx, clean_agent, accept_language, label):
+    ng = start(nginx)
+
+    response = ng.get(PATIENT_PATH, headers={"X-LGPD-Legal-Basis": "marketing",
+                                             "X-LGPD-Purpose": "medical_care",
+                                             "Accept-Language": accept_language})
+
+    message = error_of(response)["message"]
+    assert response.status_code == 403
+    assert label in message
+    assert "health_protection" in message
+    assert "pharmaceutical_vigilance" in message
+
+
 # Values with characters that JSON must escape. The module may shorten or
 # mask such a value in the message, so only the body's validity is checked.
 @pytest.mark.parametrize("basis", [
