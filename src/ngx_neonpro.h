@@ -60,6 +60,7 @@ typedef struct {
 
 extern ngx_module_t  ngx_neonpro_module;
 extern ngx_module_t  ngx_neonpro_lgpd_filter_module;
+extern ngx_module_t  ngx_neonpro_ws_module;
 
 
 ngx_neonpro_ctx_t *ngx_neonpro_get_ctx(ngx_http_request_t *r);

@@ -1,0 +1,594 @@
+
+/*
+ * ngx_neonpro_ws_module: the clinic chat over WebSocket.  nginx answers
+ * the RFC 6455 handshake itself and then runs the neonpro.chat.v1
+ * protocol on the connection (src/ngx_neonpro_ws_conn.c), with sessions
+ * shared by all workers through the chat bus (src/ngx_neonpro_chat_bus.c).
+ */
+
+
+#include "src/ngx_neonpro.h"
+#include "src/ngx_neonpro_chat_bus.h"
+#include "src/ngx_neonpro_error.h"
+#include "src/ngx_neonpro_ws.h"
+#include "src/ngx_neonpro_ws_handshake.h"
+
+
+static ngx_int_t ngx_neonpro_ws_handler(ngx_http_request_t *r);
+static char *ngx_neonpro_ws_chat(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_neonpro_ws_chat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_neonpro_ws_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void *ngx_neonpro_ws_create_main_conf(ngx_conf_t *cf);
+static void *ngx_neonpro_ws_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_neonpro_ws_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_neonpro_ws_init_process(ngx_cycle_t *cycle);
+static void ngx_neonpro_ws_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_neonpro_ws_commands[] = {
+
+    { ngx_string("neonpro_chat"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_neonpro_ws_chat,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_chat_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_neonpro_ws_chat_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_chat_max_message_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, max_message_size),
+      NULL },
+
+    { ngx_string("neonpro_chat_send_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, send_queue_size),
+      NULL },
+
+    { ngx_string("neonpro_chat_heartbeat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, heartbeat),
+      NULL },
+
+    { ngx_string("neonpro_chat_idle_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, idle_timeout),
+      NULL },
+
+    { ngx_string("neonpro_chat_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_neonpro_ws_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_neonpro_ws_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_neonpro_ws_create_main_conf,       /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_neonpro_ws_create_loc_conf,        /* create location configuration */
+    ngx_neonpro_ws_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_neonpro_ws_module = {
+    NGX_MODULE_V1,
+    &ngx_neonpro_ws_module_ctx,            /* module context */
+    ngx_neonpro_ws_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_neonpro_ws_init_module,            /* init module */
+    ngx_neonpro_ws_init_process,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_neonpro_ws_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* the next connection id of this worker */
+static ngx_uint_t  ngx_neonpro_ws_next_id;
+
+
+static ngx_table_elt_t *
+ngx_neonpro_ws_push_header(ngx_http_request_t *r, const char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = value;
+    h->value.len = len;
+    h->lowcase_key = NULL;
+
+    return h;
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason)
+{
+    ngx_str_t  detail;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "neonpro: WebSocket handshake rejected: %s", reason);
+
+    detail.data = (u_char *) reason;
+    detail.len = ngx_strlen(reason);
+
+    return ngx_neonpro_error(r, status,
+                             status == NGX_HTTP_FORBIDDEN ? "FORBIDDEN"
+                                                          : "INVALID_REQUEST",
+                             &detail);
+}
+
+
+/*
+ * Checks the opening handshake (RFC 6455, section 4.2.1) and returns 0
+ * when it may proceed, or the status to reject it with.
+ */
+static ngx_int_t
+ngx_neonpro_ws_check_handshake(ngx_http_request_t *r,
+    ngx_neonpro_ws_loc_conf_t *wlcf)
+{
+    ngx_int_t         tls;
+    ngx_str_t        *host;
+    ngx_table_elt_t  *h;
+
+    if (r->method != NGX_HTTP_GET) {
+        return ngx_neonpro_error_not_allowed(r, "GET");
+    }
+
+    h = ngx_neonpro_find_header_in(r, "upgrade", sizeof("upgrade") - 1);
+
+    switch (h ? ngx_neonpro_ws_upgrade(h->value.data, h->value.len)
+              : NGX_NEONPRO_WS_UPGRADE_NONE)
+    {
+    case NGX_NEONPRO_WS_UPGRADE_WEBSOCKET:
+        break;
+
+    case NGX_NEONPRO_WS_UPGRADE_NONE:
+        if (ngx_neonpro_ws_push_header(r, "Upgrade", (u_char *) "websocket",
+                                       sizeof("websocket") - 1)
+            == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_neonpro_ws_refuse(r, 426,
+                                     "an Upgrade: websocket header");
+
+    default:
+        /* h2c and every other protocol are refused, never tunnelled */
+        return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                     "Upgrade to a protocol other than "
+                                     "websocket");
+    }
+
+    h = ngx_neonpro_find_header_in(r, "connection", sizeof("connection") - 1);
+
+    if (h == NULL
+        || !ngx_neonpro_ws_connection_upgrade(h->value.data, h->value.len))
+    {
+        return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                     "Connection without the upgrade token");
+    }
+
+    h = ngx_neonpro_find_header_in(r, "sec-websocket-version",
+                                   sizeof("sec-websocket-version") - 1);
+
+    if (h == NULL
+        || !ngx_neonpro_ws_version_valid(h->value.data, h->value.len))
+    {
+        if (ngx_neonpro_ws_push_header(r, "Sec-WebSocket-Version",
+                                       (u_char *) "13", 2)
+            == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_neonpro_ws_refuse(r, 426, "Sec-WebSocket-Version 13");
+    }
+
+    h = ngx_neonpro_find_header_in(r, "sec-websocket-key",
+                                   sizeof("sec-websocket-key") - 1);
+
+    if (h == NULL || !ngx_neonpro_ws_key_valid(h->value.data, h->value.len)) {
+        return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                     "Sec-WebSocket-Key of 16 bytes in "
+                                     "base64");
+    }
+
+    h = ngx_neonpro_find_header_in(r, "origin", sizeof("origin") - 1);
+    host = r->headers_in.host ? &r->headers_in.host->value : NULL;
+
+#if (NGX_HTTP_SSL)
+    tls = r->connection->ssl != NULL;
+#else
+    tls = 0;
+#endif
+
+    if (!ngx_neonpro_ws_origin_allowed(h ? h->value.data : NULL,
+                                       h ? h->value.len : 0,
+                                       host ? host->data : NULL,
+                                       host ? host->len : 0, (int) tls,
+                                       wlcf->origins ? wlcf->origins->elts
+                                                     : NULL,
+                                       wlcf->origins ? wlcf->origins->nelts
+                                                     : 0))
+    {
+        return ngx_neonpro_ws_refuse(r, NGX_HTTP_FORBIDDEN,
+                                     "Origin not allowed");
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_handler(ngx_http_request_t *r)
+{
+    u_char                     *accept;
+    ngx_int_t                   rc;
+    ngx_table_elt_t            *key, *h;
+    ngx_neonpro_ctx_t          *nctx;
+    ngx_http_cleanup_t         *cln;
+    ngx_neonpro_ws_conn_t      *wc;
+    ngx_neonpro_ws_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_neonpro_ws_module);
+
+    nctx = ngx_neonpro_get_ctx(r);
+    if (nctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r != r->main) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_neonpro_ws_check_handshake(r, wlcf);
+    if (rc != 0) {
+        return rc;
+    }
+
+    h = ngx_neonpro_find_header_in(r, "sec-websocket-protocol",
+                                   sizeof("sec-websocket-protocol") - 1);
+
+    if (h) {
+        switch (ngx_neonpro_ws_protocol_select(h->value.data, h->value.len,
+                                               NULL, 0))
+        {
+        case NGX_NEONPRO_WS_PROTOCOL_SELECTED:
+            break;
+
+        case NGX_NEONPRO_WS_PROTOCOL_NOT_OFFERED:
+            return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                         "Sec-WebSocket-Protocol without "
+                                         NGX_NEONPRO_WS_PROTOCOL);
+
+        default:
+            return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid Sec-WebSocket-Protocol");
+        }
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    key = ngx_neonpro_find_header_in(r, "sec-websocket-key",
+                                     sizeof("sec-websocket-key") - 1);
+
+    accept = ngx_pnalloc(r->pool, NGX_NEONPRO_WS_ACCEPT_LEN);
+    if (accept == NULL
+        || ngx_neonpro_ws_accept(key->value.data, key->value.len, accept)
+           != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    wc = ngx_pcalloc(r->pool, sizeof(ngx_neonpro_ws_conn_t));
+    if (wc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    wc->request = r;
+    wc->connection = r->connection;
+    wc->conf = wlcf;
+    wc->id = ++ngx_neonpro_ws_next_id;
+    wc->lang = ngx_neonpro_request_lang(r);
+
+    ngx_http_set_ctx(r, wc, ngx_neonpro_ws_module);
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_neonpro_ws_cleanup;
+    cln->data = wc;
+
+    /* the 101 response; nginx's header filter adds Connection: upgrade */
+
+    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    r->headers_out.content_length_n = -1;
+    r->keepalive = 0;
+    r->header_only = 1;
+
+    if (ngx_neonpro_ws_push_header(r, "Upgrade", (u_char *) "websocket",
+                                   sizeof("websocket") - 1) == NULL
+        || ngx_neonpro_ws_push_header(r, "Sec-WebSocket-Accept", accept,
+                                      NGX_NEONPRO_WS_ACCEPT_LEN) == NULL
+        || (h && ngx_neonpro_ws_push_header(r, "Sec-WebSocket-Protocol",
+                                   (u_char *) NGX_NEONPRO_WS_PROTOCOL,
+                                   sizeof(NGX_NEONPRO_WS_PROTOCOL) - 1)
+                 == NULL))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_send_special(r, NGX_HTTP_FLUSH) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* the request now lives as long as the WebSocket connection */
+    r->main->count++;
+
+    ngx_neonpro_ws_start(wc);
+
+    return NGX_DONE;
+}
+
+
+static char *
+ngx_neonpro_ws_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_ws_loc_conf_t *wlcf = conf;
+
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_neonpro_ws_main_conf_t  *wmcf;
+
+    if (wlcf->enabled == 1) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "cannot share a location with another content handler";
+    }
+
+    clcf->handler = ngx_neonpro_ws_handler;
+    wlcf->enabled = 1;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_neonpro_ws_module);
+
+    if (!wmcf->zone_added) {
+        wmcf->zone_added = 1;
+
+        if (ngx_neonpro_bus_add_zone(cf, wmcf->zone_size, wmcf->history)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_neonpro_ws_chat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_ws_main_conf_t *wmcf = conf;
+
+    ssize_t     size;
+    ngx_int_t   history;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (wmcf->zone_added) {
+        return "must come before the first neonpro_chat";
+    }
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\", expected a size of "
+                           "at least 32k such as 16m", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf->zone_size = size;
+
+    if (cf->args->nelts == 3) {
+        history = (value[2].len > 8
+                   && ngx_strncmp(value[2].data, "history=", 8) == 0)
+                  ? ngx_atoi(value[2].data + 8, value[2].len - 8)
+                  : NGX_ERROR;
+
+        if (history < 1 || history > NGX_NEONPRO_BUS_MAX_HISTORY) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected "
+                               "history=N with N from 1 to %d", &value[2],
+                               NGX_NEONPRO_BUS_MAX_HISTORY);
+            return NGX_CONF_ERROR;
+        }
+
+        wmcf->history = history;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_neonpro_ws_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_ws_loc_conf_t *wlcf = conf;
+
+    ngx_str_t                *value;
+    ngx_uint_t                i;
+    ngx_neonpro_ws_str_t     *origin;
+    ngx_neonpro_ws_origin_t   parsed;
+
+    if (wlcf->origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    wlcf->origins = ngx_array_create(cf->pool, cf->args->nelts,
+                                     sizeof(ngx_neonpro_ws_str_t));
+    if (wlcf->origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (!ngx_neonpro_ws_origin_parse(value[i].data, value[i].len,
+                                         &parsed))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\", expected "
+                               "scheme://host[:port] such as "
+                               "\"https://app.example.com.br\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        origin = ngx_array_push(wlcf->origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        origin->data = value[i].data;
+        origin->len = value[i].len;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_neonpro_ws_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_neonpro_ws_main_conf_t  *wmcf;
+
+    wmcf = ngx_pcalloc(cf->pool, sizeof(ngx_neonpro_ws_main_conf_t));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    wmcf->zone_size = 16 * 1024 * 1024;
+    wmcf->history = 64;
+
+    return wmcf;
+}
+
+
+static void *
+ngx_neonpro_ws_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_neonpro_ws_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_neonpro_ws_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enabled = NGX_CONF_UNSET;
+    conf->max_message_size = NGX_CONF_UNSET_SIZE;
+    conf->send_queue_size = NGX_CONF_UNSET_SIZE;
+    conf->heartbeat = NGX_CONF_UNSET_MSEC;
+    conf->idle_timeout = NGX_CONF_UNSET_MSEC;
+    conf->origins = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_neonpro_ws_loc_conf_t *prev = parent;
+    ngx_neonpro_ws_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
+    ngx_conf_merge_size_value(conf->max_message_size, prev->max_message_size,
+                              1024 * 1024);
+    ngx_conf_merge_size_value(conf->send_queue_size, prev->send_queue_size,
+                              4 * 1024 * 1024);
+    ngx_conf_merge_msec_value(conf->heartbeat, prev->heartbeat, 30000);
+    ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 300000);
+    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_neonpro_bus_init_module(cycle);
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_neonpro_bus_init_process(cycle, ngx_neonpro_ws_deliver);
+}
+
+
+static void
+ngx_neonpro_ws_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_neonpro_bus_exit_process(cycle);
+}

@@ -1,0 +1,573 @@
+
+/*
+ * The single-node chat bus.
+ *
+ * Sessions live in a red-black tree in a shared memory zone, each with its
+ * last sequence number, a ring of the last messages (the JSON envelopes
+ * as sent) and a count of participants per worker.  A publisher stores the
+ * message under the zone's mutex and then wakes every other worker that
+ * has participants through that worker's eventfd, which the master created
+ * before forking; the worker reads the new messages from the ring.  No
+ * worker polls.
+ */
+
+
+#include <sys/eventfd.h>
+
+#include "ngx_neonpro_chat_bus.h"
+#include "ngx_neonpro_chat_envelope.h"
+
+
+typedef struct {
+    uint64_t                   seq;
+    size_t                     len;
+    u_char                    *json;
+} ngx_neonpro_bus_entry_t;
+
+
+typedef struct {
+    ngx_str_node_t             sn;
+    uint64_t                   seq;
+    ngx_uint_t                 head;
+    ngx_uint_t                 count;
+    ngx_uint_t                 subscribers[NGX_NEONPRO_BUS_MAX_WORKERS];
+    ngx_neonpro_bus_entry_t    entries[1];
+} ngx_neonpro_bus_session_t;
+
+
+typedef struct {
+    ngx_rbtree_t               rbtree;
+    ngx_rbtree_node_t          sentinel;
+    ngx_uint_t                 history;
+} ngx_neonpro_bus_sh_t;
+
+
+static ngx_int_t ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq);
+static void ngx_neonpro_bus_leave(ngx_str_t *session);
+static ngx_int_t ngx_neonpro_bus_publish(ngx_str_t *session,
+    const char *user_id, const char *user_role, const char *content,
+    size_t content_len, uint64_t *seq);
+static ngx_int_t ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq,
+    uint64_t up_to, uint64_t *oldest, ngx_neonpro_bus_message_pt handler,
+    void *data);
+static uint64_t ngx_neonpro_bus_last_seq(ngx_str_t *session);
+
+
+ngx_neonpro_bus_t  ngx_neonpro_bus_shm = {
+    ngx_neonpro_bus_join,
+    ngx_neonpro_bus_leave,
+    ngx_neonpro_bus_publish,
+    ngx_neonpro_bus_read,
+    ngx_neonpro_bus_last_seq
+};
+
+
+static ngx_shm_zone_t             *ngx_neonpro_bus_zone;
+static ngx_cycle_t                *ngx_neonpro_bus_zone_cycle;
+static ngx_uint_t                  ngx_neonpro_bus_history;
+static int                         ngx_neonpro_bus_fds[
+                                       NGX_NEONPRO_BUS_MAX_WORKERS];
+static ngx_uint_t                  ngx_neonpro_bus_nfds;
+static ngx_connection_t           *ngx_neonpro_bus_connection;
+static ngx_neonpro_bus_wakeup_pt   ngx_neonpro_bus_wakeup;
+static ngx_event_t                 ngx_neonpro_bus_local_event;
+
+
+static ngx_int_t
+ngx_neonpro_bus_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t       *shpool;
+    ngx_neonpro_bus_sh_t  *sh;
+
+    if (data) {
+        /* a reload keeps the sessions and their history */
+        shm_zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_neonpro_bus_sh_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_str_rbtree_insert_value);
+    sh->history = ngx_neonpro_bus_history;
+
+    shpool->data = sh;
+    shm_zone->data = sh;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_neonpro_bus_add_zone(ngx_conf_t *cf, size_t size, ngx_uint_t history)
+{
+    ngx_str_t        name = ngx_string("neonpro_chat");
+    ngx_shm_zone_t  *zone;
+
+    zone = ngx_shared_memory_add(cf, &name, size,
+                                 &ngx_neonpro_ws_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_neonpro_bus_init_zone;
+
+    ngx_neonpro_bus_zone = zone;
+    ngx_neonpro_bus_zone_cycle = cf->cycle;
+    ngx_neonpro_bus_history = history;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_neonpro_bus_close_fds(void *data)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_neonpro_bus_nfds; i++) {
+        (void) close(ngx_neonpro_bus_fds[i]);
+    }
+
+    ngx_neonpro_bus_nfds = 0;
+}
+
+
+/* Creates one eventfd per worker slot, in the master, before the fork. */
+ngx_int_t
+ngx_neonpro_bus_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t           i, n;
+    ngx_core_conf_t     *ccf;
+    ngx_pool_cleanup_t  *cln;
+
+    if (ngx_neonpro_bus_zone == NULL
+        || ngx_neonpro_bus_zone_cycle != cycle)
+    {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    n = ccf->worker_processes;
+
+    if (n > NGX_NEONPRO_BUS_MAX_WORKERS) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "neonpro_chat supports at most %d worker processes, "
+                      "not %ui", NGX_NEONPRO_BUS_MAX_WORKERS, n);
+        return NGX_ERROR;
+    }
+
+    /* the previous cycle's descriptors belong to its workers now */
+    ngx_neonpro_bus_nfds = 0;
+
+    for (i = 0; i < n; i++) {
+        ngx_neonpro_bus_fds[i] = eventfd(0, EFD_NONBLOCK);
+
+        if (ngx_neonpro_bus_fds[i] == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "eventfd() failed");
+            ngx_neonpro_bus_close_fds(NULL);
+            return NGX_ERROR;
+        }
+
+        ngx_neonpro_bus_nfds = i + 1;
+    }
+
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_neonpro_bus_close_fds;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_neonpro_bus_wakeup_handler(ngx_event_t *ev)
+{
+    uint64_t  count;
+
+    if (ev == ngx_neonpro_bus_connection->read) {
+        /* the eventfd is level-triggered: reading it rearms it */
+        (void) read(ngx_neonpro_bus_connection->fd, &count, sizeof(count));
+    }
+
+    ngx_neonpro_bus_wakeup();
+}
+
+
+ngx_int_t
+ngx_neonpro_bus_init_process(ngx_cycle_t *cycle,
+    ngx_neonpro_bus_wakeup_pt wakeup)
+{
+    ngx_connection_t  *c;
+
+    if (ngx_neonpro_bus_zone == NULL || ngx_neonpro_bus_nfds == 0
+        || (ngx_uint_t) ngx_worker >= ngx_neonpro_bus_nfds)
+    {
+        return NGX_OK;
+    }
+
+    ngx_neonpro_bus_wakeup = wakeup;
+
+    c = ngx_get_connection(ngx_neonpro_bus_fds[ngx_worker], cycle->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->read->handler = ngx_neonpro_bus_wakeup_handler;
+    c->read->log = cycle->log;
+    c->log = cycle->log;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_free_connection(c);
+        return NGX_ERROR;
+    }
+
+    ngx_neonpro_bus_connection = c;
+
+    ngx_neonpro_bus_local_event.handler = ngx_neonpro_bus_wakeup_handler;
+    ngx_neonpro_bus_local_event.log = cycle->log;
+    ngx_neonpro_bus_local_event.data = c;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_neonpro_bus_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_neonpro_bus_connection) {
+        ngx_del_event(ngx_neonpro_bus_connection->read, NGX_READ_EVENT,
+                      NGX_CLOSE_EVENT);
+        ngx_free_connection(ngx_neonpro_bus_connection);
+        ngx_neonpro_bus_connection = NULL;
+    }
+}
+
+
+static ngx_neonpro_bus_session_t *
+ngx_neonpro_bus_find(ngx_neonpro_bus_sh_t *sh, ngx_str_t *session)
+{
+    uint32_t  hash;
+
+    hash = ngx_crc32_short(session->data, session->len);
+
+    return (ngx_neonpro_bus_session_t *)
+               ngx_str_rbtree_lookup(&sh->rbtree, session, hash);
+}
+
+
+static ngx_int_t
+ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq)
+{
+    size_t                      size;
+    ngx_slab_pool_t            *shpool;
+    ngx_neonpro_bus_sh_t       *sh;
+    ngx_neonpro_bus_session_t  *s;
+
+    shpool = (ngx_slab_pool_t *) ngx_neonpro_bus_zone->shm.addr;
+    sh = ngx_neonpro_bus_zone->data;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    s = ngx_neonpro_bus_find(sh, session);
+
+    if (s == NULL) {
+        size = sizeof(ngx_neonpro_bus_session_t)
+               + (sh->history - 1) * sizeof(ngx_neonpro_bus_entry_t);
+
+        s = ngx_slab_calloc_locked(shpool, size + session->len);
+        if (s == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        s->sn.str.data = (u_char *) s + size;
+        s->sn.str.len = session->len;
+        ngx_memcpy(s->sn.str.data, session->data, session->len);
+        s->sn.node.key = ngx_crc32_short(session->data, session->len);
+
+        ngx_rbtree_insert(&sh->rbtree, &s->sn.node);
+    }
+
+    s->subscribers[ngx_worker]++;
+    *last_seq = s->seq;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * NOTE: a session stays in the zone after its last participant leaves, so
+ * that a reconnecting client can resume; sessions do not expire yet.
+ */
+static void
+ngx_neonpro_bus_leave(ngx_str_t *session)
+{
+    ngx_slab_pool_t            *shpool;
+    ngx_neonpro_bus_session_t  *s;
+
+    shpool = (ngx_slab_pool_t *) ngx_neonpro_bus_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    s = ngx_neonpro_bus_find(ngx_neonpro_bus_zone->data, session);
+
+    if (s && s->subscribers[ngx_worker]) {
+        s->subscribers[ngx_worker]--;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+static void
+ngx_neonpro_bus_drop_oldest(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
+    ngx_neonpro_bus_session_t *s)
+{
+    ngx_neonpro_bus_entry_t  *e;
+
+    e = &s->entries[s->head];
+    ngx_slab_free_locked(shpool, e->json);
+    e->json = NULL;
+
+    s->head = (s->head + 1) % sh->history;
+    s->count--;
+}
+
+
+static ngx_int_t
+ngx_neonpro_bus_publish(ngx_str_t *session, const char *user_id,
+    const char *user_role, const char *content, size_t content_len,
+    uint64_t *seq)
+{
+    char                       *json, id[NGX_NEONPRO_CHAT_ID_MAX + 1];
+    size_t                      len;
+    u_char                     *copy;
+    uint64_t                    one;
+    ngx_uint_t                  i, wake[NGX_NEONPRO_BUS_MAX_WORKERS], nwake;
+    ngx_slab_pool_t            *shpool;
+    ngx_neonpro_bus_sh_t       *sh;
+    ngx_neonpro_bus_entry_t    *e;
+    ngx_neonpro_bus_session_t  *s;
+    ngx_neonpro_chat_head_t     head;
+
+    shpool = (ngx_slab_pool_t *) ngx_neonpro_bus_zone->shm.addr;
+    sh = ngx_neonpro_bus_zone->data;
+
+    ngx_memcpy(id, session->data, ngx_min(session->len, sizeof(id) - 1));
+    id[ngx_min(session->len, sizeof(id) - 1)] = '\0';
+
+    head.id = NULL;
+    head.session_id = id;
+    head.ts = (json_int_t) ngx_time() * 1000;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    s = ngx_neonpro_bus_find(sh, session);
+    if (s == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    json = ngx_neonpro_chat_build_message(&head, (json_int_t) s->seq + 1,
+                                          user_id, user_role, content,
+                                          content_len);
+    if (json == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(json);
+
+    if (s->count == sh->history) {
+        ngx_neonpro_bus_drop_oldest(shpool, sh, s);
+    }
+
+    for ( ;; ) {
+        copy = ngx_slab_alloc_locked(shpool, len);
+        if (copy || s->count == 0) {
+            break;
+        }
+
+        /* the zone is full: this session's oldest messages make room */
+        ngx_neonpro_bus_drop_oldest(shpool, sh, s);
+    }
+
+    if (copy == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        free(json);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(copy, json, len);
+    free(json);
+
+    e = &s->entries[(s->head + s->count) % sh->history];
+    e->seq = ++s->seq;
+    e->len = len;
+    e->json = copy;
+    s->count++;
+
+    *seq = s->seq;
+
+    nwake = 0;
+
+    for (i = 0; i < ngx_neonpro_bus_nfds; i++) {
+        if (s->subscribers[i]) {
+            wake[nwake++] = i;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    one = 1;
+
+    for (i = 0; i < nwake; i++) {
+        if (wake[i] == (ngx_uint_t) ngx_worker) {
+
+            /* this worker delivers after the current handler returns */
+
+            if (!ngx_neonpro_bus_local_event.posted) {
+                ngx_post_event(&ngx_neonpro_bus_local_event,
+                               &ngx_posted_events);
+            }
+
+            continue;
+        }
+
+        if (write(ngx_neonpro_bus_fds[wake[i]], &one, sizeof(one)) == -1
+            && ngx_errno != NGX_EAGAIN)
+        {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          "neonpro: write() to the eventfd of worker %ui "
+                          "failed", wake[i]);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Copies the messages out under the mutex first, so that a handler that
+ * sends frames never runs with the zone locked.
+ */
+static ngx_int_t
+ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq, uint64_t up_to,
+    uint64_t *oldest, ngx_neonpro_bus_message_pt handler, void *data)
+{
+    u_char                     *p, *copy;
+    size_t                      total;
+    uint64_t                    seqs[NGX_NEONPRO_BUS_MAX_HISTORY];
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, n;
+    size_t                      lens[NGX_NEONPRO_BUS_MAX_HISTORY];
+    ngx_slab_pool_t            *shpool;
+    ngx_neonpro_bus_sh_t       *sh;
+    ngx_neonpro_bus_entry_t    *e;
+    ngx_neonpro_bus_session_t  *s;
+
+    shpool = (ngx_slab_pool_t *) ngx_neonpro_bus_zone->shm.addr;
+    sh = ngx_neonpro_bus_zone->data;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    s = ngx_neonpro_bus_find(sh, session);
+
+    if (s == NULL || s->count == 0) {
+        *oldest = s ? s->seq + 1 : 1;
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_OK;
+    }
+
+    *oldest = s->entries[s->head].seq;
+
+    if (handler == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_OK;
+    }
+
+    total = 0;
+    n = 0;
+
+    for (i = 0; i < s->count && n < NGX_NEONPRO_BUS_MAX_HISTORY; i++) {
+        e = &s->entries[(s->head + i) % sh->history];
+
+        if (e->seq > after_seq && e->seq <= up_to) {
+            total += e->len;
+            n++;
+        }
+    }
+
+    copy = total ? ngx_alloc(total, ngx_cycle->log) : NULL;
+
+    if (total && copy == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    p = copy;
+    n = 0;
+
+    for (i = 0; i < s->count && n < NGX_NEONPRO_BUS_MAX_HISTORY; i++) {
+        e = &s->entries[(s->head + i) % sh->history];
+
+        if (e->seq > after_seq && e->seq <= up_to) {
+            p = ngx_cpymem(p, e->json, e->len);
+            seqs[n] = e->seq;
+            lens[n] = e->len;
+            n++;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    rc = NGX_OK;
+    p = copy;
+
+    for (i = 0; i < n && rc == NGX_OK; i++) {
+        rc = handler(data, seqs[i], p, lens[i]);
+        p += lens[i];
+    }
+
+    if (copy) {
+        ngx_free(copy);
+    }
+
+    return rc;
+}
+
+
+static uint64_t
+ngx_neonpro_bus_last_seq(ngx_str_t *session)
+{
+    uint64_t                    seq;
+    ngx_slab_pool_t            *shpool;
+    ngx_neonpro_bus_session_t  *s;
+
+    shpool = (ngx_slab_pool_t *) ngx_neonpro_bus_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    s = ngx_neonpro_bus_find(ngx_neonpro_bus_zone->data, session);
+    seq = s ? s->seq : 0;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return seq;
+}

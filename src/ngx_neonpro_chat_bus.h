@@ -1,0 +1,60 @@
+
+/*
+ * The chat session bus: per-session sequence numbers, a history ring and
+ * delivery to every worker that has participants of a session.
+ *
+ * The functions below are the interface a backend implements.  This unit
+ * is the single-node backend (shared memory plus an eventfd per worker);
+ * a Redis backend for several nodes is meant to fill the same table.
+ */
+
+
+#ifndef _NGX_NEONPRO_CHAT_BUS_H_INCLUDED_
+#define _NGX_NEONPRO_CHAT_BUS_H_INCLUDED_
+
+
+#include "ngx_neonpro.h"
+
+
+#define NGX_NEONPRO_BUS_MAX_WORKERS  64
+#define NGX_NEONPRO_BUS_MAX_HISTORY  1024
+
+
+/* Called for each stored message in order; returns NGX_OK to go on. */
+typedef ngx_int_t (*ngx_neonpro_bus_message_pt)(void *data, uint64_t seq,
+    u_char *json, size_t len);
+
+/* Called in a worker when sessions it follows have new messages. */
+typedef void (*ngx_neonpro_bus_wakeup_pt)(void);
+
+
+typedef struct {
+    ngx_int_t  (*join)(ngx_str_t *session, uint64_t *last_seq);
+    void       (*leave)(ngx_str_t *session);
+    ngx_int_t  (*publish)(ngx_str_t *session, const char *user_id,
+                          const char *user_role, const char *content,
+                          size_t content_len, uint64_t *seq);
+    /*
+     * Calls handler for the stored messages after after_seq up to and
+     * including up_to; *oldest is the first seq the history still holds.
+     * A NULL handler only sets *oldest.
+     */
+    ngx_int_t  (*read)(ngx_str_t *session, uint64_t after_seq,
+                       uint64_t up_to, uint64_t *oldest,
+                       ngx_neonpro_bus_message_pt handler, void *data);
+    uint64_t   (*last_seq)(ngx_str_t *session);
+} ngx_neonpro_bus_t;
+
+
+extern ngx_neonpro_bus_t  ngx_neonpro_bus_shm;
+
+
+ngx_int_t ngx_neonpro_bus_add_zone(ngx_conf_t *cf, size_t size,
+    ngx_uint_t history);
+ngx_int_t ngx_neonpro_bus_init_module(ngx_cycle_t *cycle);
+ngx_int_t ngx_neonpro_bus_init_process(ngx_cycle_t *cycle,
+    ngx_neonpro_bus_wakeup_pt wakeup);
+void ngx_neonpro_bus_exit_process(ngx_cycle_t *cycle);
+
+
+#endif /* _NGX_NEONPRO_CHAT_BUS_H_INCLUDED_ */

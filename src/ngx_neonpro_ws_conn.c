@@ -1,0 +1,1040 @@
+
+/*
+ * One chat WebSocket after the 101: frames in (RFC 6455, section 5),
+ * neonpro.chat.v1 envelopes dispatched, frames out through a bounded
+ * queue, heartbeats and the close handshake.
+ *
+ * The connection never finalizes its request from inside a send or a
+ * delivery loop: closing posts wc's close event, whose handler finalizes
+ * once the current handler has returned.
+ */
+
+
+#include "ngx_neonpro_chat_bus.h"
+#include "ngx_neonpro_chat_envelope.h"
+#include "ngx_neonpro_lang.h"
+#include "ngx_neonpro_ws.h"
+
+
+#define NGX_NEONPRO_WS_RECV_SIZE  4096
+
+
+/* a session that participants on this worker joined */
+typedef struct {
+    ngx_queue_t                 link;
+    ngx_str_t                   id;
+    uint64_t                    delivered;
+    ngx_queue_t                 members;
+} ngx_neonpro_ws_session_t;
+
+
+typedef struct {
+    ngx_queue_t                 in_session;
+    ngx_queue_t                 in_conn;
+    ngx_neonpro_ws_session_t   *session;
+    ngx_neonpro_ws_conn_t      *conn;
+} ngx_neonpro_ws_member_t;
+
+
+static void ngx_neonpro_ws_read_event(ngx_event_t *rev);
+static void ngx_neonpro_ws_write_event(ngx_event_t *wev);
+static void ngx_neonpro_ws_close_event(ngx_event_t *ev);
+static void ngx_neonpro_ws_heartbeat(ngx_event_t *ev);
+static ngx_int_t ngx_neonpro_ws_process(ngx_neonpro_ws_conn_t *wc,
+    u_char *p, size_t len);
+static ngx_int_t ngx_neonpro_ws_frame_done(ngx_neonpro_ws_conn_t *wc);
+static void ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc);
+static ngx_int_t ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc,
+    ngx_uint_t opcode, u_char *data, size_t len);
+static void ngx_neonpro_ws_send_json(ngx_neonpro_ws_conn_t *wc, char *json);
+static void ngx_neonpro_ws_fail(ngx_neonpro_ws_conn_t *wc, ngx_uint_t code,
+    const char *reason);
+static void ngx_neonpro_ws_flush(ngx_neonpro_ws_conn_t *wc);
+static void ngx_neonpro_ws_close_later(ngx_neonpro_ws_conn_t *wc);
+
+
+static ngx_neonpro_bus_t  *ngx_neonpro_ws_bus = &ngx_neonpro_bus_shm;
+static ngx_queue_t         ngx_neonpro_ws_sessions;
+static ngx_uint_t          ngx_neonpro_ws_sessions_ready;
+
+/* connections of this worker closed as slow consumers, for the logs */
+static ngx_uint_t          ngx_neonpro_ws_slow_consumers;
+
+
+void
+ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
+{
+    char                       *json;
+    u_char                      id[NGX_INT_T_LEN * 2 + 2];
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_neonpro_chat_head_t     head;
+    ngx_neonpro_chat_limits_t   limits;
+
+    r = wc->request;
+    c = wc->connection;
+
+    if (!ngx_neonpro_ws_sessions_ready) {
+        ngx_queue_init(&ngx_neonpro_ws_sessions);
+        ngx_neonpro_ws_sessions_ready = 1;
+    }
+
+    ngx_queue_init(&wc->memberships);
+    wc->last_out = &wc->out;
+
+    ngx_neonpro_ws_parser_init(&wc->parser, wc->conf->max_message_size, 0);
+
+    wc->recv_size = NGX_NEONPRO_WS_RECV_SIZE;
+    wc->recv_buf = ngx_palloc(r->pool, wc->recv_size);
+
+    c->log->action = "in a chat WebSocket";
+    c->read->handler = ngx_neonpro_ws_read_event;
+    c->write->handler = ngx_neonpro_ws_write_event;
+
+    /* a graceful shutdown calls the read handler of idle connections */
+    c->idle = 1;
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    wc->heartbeat.handler = ngx_neonpro_ws_heartbeat;
+    wc->heartbeat.data = wc;
+    wc->heartbeat.log = c->log;
+    wc->last_activity = ngx_current_msec;
+    ngx_add_timer(&wc->heartbeat, wc->conf->heartbeat);
+
+    if (wc->recv_buf == NULL) {
+        ngx_neonpro_ws_close_later(wc);
+        return;
+    }
+
+    ngx_sprintf(id, "%P-%ui%Z", ngx_pid, wc->id);
+
+    head.id = NULL;
+    head.session_id = NULL;
+    head.ts = (json_int_t) ngx_time() * 1000;
+
+    limits.max_message_bytes = (json_int_t) wc->conf->max_message_size;
+    limits.max_content_bytes = (json_int_t) wc->conf->max_message_size;
+    /* NOTE: the per-connection message rate is not enforced yet */
+    limits.messages_per_minute = 0;
+    limits.heartbeat_seconds = (json_int_t) wc->conf->heartbeat / 1000;
+    limits.idle_seconds = (json_int_t) wc->conf->idle_timeout / 1000;
+    limits.session_seconds = 0;
+
+    json = ngx_neonpro_chat_build_hello(&head, (char *) id,
+                                        (json_int_t) ngx_worker, &limits);
+    ngx_neonpro_ws_send_json(wc, json);
+
+    /* frames that came with the handshake wait in r->header_in */
+    ngx_post_event(c->read, &ngx_posted_events);
+}
+
+
+static void
+ngx_neonpro_ws_read_event(ngx_event_t *rev)
+{
+    ssize_t                  n;
+    ngx_buf_t               *b;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_neonpro_ws_conn_t   *wc;
+
+    c = rev->data;
+    r = c->data;
+    wc = ngx_http_get_module_ctx(r, ngx_neonpro_ws_module);
+
+    if (wc->finalized) {
+        return;
+    }
+
+    if (c->close) {
+        /* reload or shutdown: the client reconnects and resumes */
+        c->close = 0;
+        ngx_neonpro_ws_fail(wc, NGX_NEONPRO_WS_CLOSE_GOING_AWAY, "reconnect");
+        return;
+    }
+
+    b = r->header_in;
+
+    if (b && b->pos < b->last) {
+        n = b->last - b->pos;
+        b->pos = b->last;
+
+        if (ngx_neonpro_ws_process(wc, b->pos - n, n) != NGX_OK) {
+            return;
+        }
+    }
+
+    while (!wc->closing) {
+
+        n = c->recv(c, wc->recv_buf, wc->recv_size);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                ngx_neonpro_ws_close_later(wc);
+            }
+
+            return;
+        }
+
+        if (n == 0 || n == NGX_ERROR) {
+            /* the peer went away without a Close frame: 1006 for it */
+            ngx_neonpro_ws_close_later(wc);
+            return;
+        }
+
+        wc->last_activity = ngx_current_msec;
+
+        if (ngx_neonpro_ws_process(wc, wc->recv_buf, n) != NGX_OK) {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_neonpro_ws_write_event(ngx_event_t *wev)
+{
+    ngx_connection_t        *c;
+    ngx_neonpro_ws_conn_t   *wc;
+
+    c = wev->data;
+    wc = ngx_http_get_module_ctx((ngx_http_request_t *) c->data,
+                                 ngx_neonpro_ws_module);
+
+    if (!wc->finalized) {
+        ngx_neonpro_ws_flush(wc);
+    }
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_grow_message(ngx_neonpro_ws_conn_t *wc, size_t need)
+{
+    u_char  *p;
+    size_t   size;
+
+    if (need <= wc->message_size) {
+        return NGX_OK;
+    }
+
+    size = ngx_max(need, ngx_min(2 * wc->message_size,
+                                 wc->conf->max_message_size));
+
+    p = ngx_alloc(size, wc->connection->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (wc->message) {
+        ngx_memcpy(p, wc->message, wc->message_len);
+        ngx_free(wc->message);
+    }
+
+    wc->message = p;
+    wc->message_size = size;
+
+    return NGX_OK;
+}
+
+
+/* Returns NGX_OK to read on, NGX_DONE once the connection is closing. */
+static ngx_int_t
+ngx_neonpro_ws_process(ngx_neonpro_ws_conn_t *wc, u_char *p, size_t len)
+{
+    int                       rc;
+    size_t                    consumed, n;
+    u_char                   *dst;
+    ngx_neonpro_ws_parser_t  *ps;
+
+    ps = &wc->parser;
+
+    while (len && !wc->closing) {
+
+        if (!wc->in_payload) {
+            rc = ngx_neonpro_ws_frame_parse(ps, p, len, &consumed);
+            p += consumed;
+            len -= consumed;
+
+            if (rc == NGX_NEONPRO_WS_AGAIN) {
+                return NGX_OK;
+            }
+
+            if (rc == NGX_NEONPRO_WS_ERROR) {
+                ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
+                              "neonpro: closing WebSocket with %ui: %s",
+                              (ngx_uint_t) ps->close_code, ps->error);
+                ngx_neonpro_ws_fail(wc, ps->close_code, NULL);
+                return NGX_DONE;
+            }
+
+            wc->in_payload = 1;
+            wc->payload_left = ps->payload_len;
+            wc->mask_offset = 0;
+
+            if (ps->opcode & 0x8) {
+                wc->control_len = 0;
+
+            } else {
+                if (ps->opcode != NGX_NEONPRO_WS_OPCODE_CONTINUATION) {
+                    wc->message_len = 0;
+                    ngx_neonpro_utf8_init(&wc->utf8);
+                }
+
+                if (ngx_neonpro_ws_grow_message(wc, wc->message_len
+                                                    + ps->payload_len)
+                    != NGX_OK)
+                {
+                    ngx_neonpro_ws_fail(wc,
+                                        NGX_NEONPRO_WS_CLOSE_INTERNAL_ERROR,
+                                        NULL);
+                    return NGX_DONE;
+                }
+            }
+
+        } else {
+            n = (size_t) ngx_min((uint64_t) len, wc->payload_left);
+
+            if (ps->opcode & 0x8) {
+                dst = wc->control + wc->control_len;
+                wc->control_len += n;
+
+            } else {
+                dst = wc->message + wc->message_len;
+                wc->message_len += n;
+            }
+
+            ngx_memcpy(dst, p, n);
+            ngx_neonpro_ws_unmask(dst, n, ps->mask_key, &wc->mask_offset);
+
+            p += n;
+            len -= n;
+            wc->payload_left -= n;
+
+            /* text is checked as it arrives, so bad UTF-8 fails fast */
+
+            if (!(ps->opcode & 0x8)
+                && ps->message_opcode == NGX_NEONPRO_WS_OPCODE_TEXT
+                && ngx_neonpro_utf8_feed(&wc->utf8, dst, n)
+                   != NGX_NEONPRO_UTF8_OK)
+            {
+                ngx_neonpro_ws_fail(wc, NGX_NEONPRO_WS_CLOSE_INVALID_PAYLOAD,
+                                    NULL);
+                return NGX_DONE;
+            }
+        }
+
+        if (wc->in_payload && wc->payload_left == 0) {
+            wc->in_payload = 0;
+
+            if (ngx_neonpro_ws_frame_done(wc) != NGX_OK) {
+                return NGX_DONE;
+            }
+        }
+    }
+
+    return wc->closing ? NGX_DONE : NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_frame_done(ngx_neonpro_ws_conn_t *wc)
+{
+    unsigned                  code, fail;
+    ngx_neonpro_ws_parser_t  *ps;
+
+    ps = &wc->parser;
+
+    switch (ps->opcode) {
+
+    case NGX_NEONPRO_WS_OPCODE_CLOSE:
+        fail = ngx_neonpro_ws_close_payload_check(wc->control,
+                                                  wc->control_len, &code);
+        if (fail) {
+            ngx_neonpro_ws_fail(wc, fail, NULL);
+            return NGX_DONE;
+        }
+
+        /* echo the client's code; "no status" is answered with 1000 */
+        ngx_neonpro_ws_fail(wc, code == NGX_NEONPRO_WS_CLOSE_NO_STATUS
+                                ? NGX_NEONPRO_WS_CLOSE_NORMAL : code, NULL);
+        return NGX_DONE;
+
+    case NGX_NEONPRO_WS_OPCODE_PING:
+        return ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_PONG,
+                                   wc->control, wc->control_len);
+
+    case NGX_NEONPRO_WS_OPCODE_PONG:
+        return NGX_OK;
+    }
+
+    if (!ps->fin) {
+        return NGX_OK;
+    }
+
+    if (ps->message_opcode == NGX_NEONPRO_WS_OPCODE_TEXT
+        && !ngx_neonpro_utf8_complete(&wc->utf8))
+    {
+        ngx_neonpro_ws_fail(wc, NGX_NEONPRO_WS_CLOSE_INVALID_PAYLOAD, NULL);
+        return NGX_DONE;
+    }
+
+    ngx_neonpro_ws_dispatch(wc);
+
+    return wc->closing ? NGX_DONE : NGX_OK;
+}
+
+
+static ngx_neonpro_ws_session_t *
+ngx_neonpro_ws_find_session(const char *id, size_t len)
+{
+    ngx_queue_t               *q;
+    ngx_neonpro_ws_session_t  *s;
+
+    for (q = ngx_queue_head(&ngx_neonpro_ws_sessions);
+         q != ngx_queue_sentinel(&ngx_neonpro_ws_sessions);
+         q = ngx_queue_next(q))
+    {
+        s = ngx_queue_data(q, ngx_neonpro_ws_session_t, link);
+
+        if (s->id.len == len && ngx_memcmp(s->id.data, id, len) == 0) {
+            return s;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_neonpro_ws_member_t *
+ngx_neonpro_ws_find_member(ngx_neonpro_ws_conn_t *wc,
+    ngx_neonpro_ws_session_t *s)
+{
+    ngx_queue_t              *q;
+    ngx_neonpro_ws_member_t  *m;
+
+    if (s == NULL) {
+        return NULL;
+    }
+
+    for (q = ngx_queue_head(&wc->memberships);
+         q != ngx_queue_sentinel(&wc->memberships);
+         q = ngx_queue_next(q))
+    {
+        m = ngx_queue_data(q, ngx_neonpro_ws_member_t, in_conn);
+
+        if (m->session == s) {
+            return m;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* Makes wc a participant of the session; NULL on memory failure. */
+static ngx_neonpro_ws_session_t *
+ngx_neonpro_ws_join(ngx_neonpro_ws_conn_t *wc, const char *id, size_t len)
+{
+    uint64_t                   last;
+    ngx_neonpro_ws_member_t   *m;
+    ngx_neonpro_ws_session_t  *s;
+
+    s = ngx_neonpro_ws_find_session(id, len);
+
+    if (ngx_neonpro_ws_find_member(wc, s)) {
+        return s;
+    }
+
+    if (s == NULL) {
+        s = ngx_alloc(sizeof(ngx_neonpro_ws_session_t) + len,
+                      wc->connection->log);
+        if (s == NULL) {
+            return NULL;
+        }
+
+        s->id.data = (u_char *) (s + 1);
+        s->id.len = len;
+        ngx_memcpy(s->id.data, id, len);
+        ngx_queue_init(&s->members);
+
+        if (ngx_neonpro_ws_bus->join(&s->id, &last) != NGX_OK) {
+            ngx_free(s);
+            return NULL;
+        }
+
+        s->delivered = last;
+        ngx_queue_insert_tail(&ngx_neonpro_ws_sessions, &s->link);
+    }
+
+    m = ngx_alloc(sizeof(ngx_neonpro_ws_member_t), wc->connection->log);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->session = s;
+    m->conn = wc;
+    ngx_queue_insert_tail(&s->members, &m->in_session);
+    ngx_queue_insert_tail(&wc->memberships, &m->in_conn);
+
+    return s;
+}
+
+
+static void
+ngx_neonpro_ws_leave(ngx_neonpro_ws_member_t *m)
+{
+    ngx_neonpro_ws_session_t  *s;
+
+    s = m->session;
+
+    ngx_queue_remove(&m->in_session);
+    ngx_queue_remove(&m->in_conn);
+    ngx_free(m);
+
+    if (ngx_queue_empty(&s->members)) {
+        ngx_neonpro_ws_bus->leave(&s->id);
+        ngx_queue_remove(&s->link);
+        ngx_free(s);
+    }
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_replay_one(void *data, uint64_t seq, u_char *json, size_t len)
+{
+    ngx_neonpro_ws_conn_t  *wc = data;
+
+    return ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_TEXT, json, len);
+}
+
+
+/*
+ * Sends what the client missed after after_seq, up to what this worker
+ * delivered live, so that nothing arrives twice; a gap notice first when
+ * the history no longer holds the start.
+ */
+static void
+ngx_neonpro_ws_resume(ngx_neonpro_ws_conn_t *wc, ngx_neonpro_ws_session_t *s,
+    ngx_neonpro_chat_head_t *head, uint64_t after_seq)
+{
+    char      *json;
+    uint64_t   oldest;
+
+    if (after_seq >= s->delivered) {
+        return;
+    }
+
+    if (ngx_neonpro_ws_bus->read(&s->id, after_seq, s->delivered, &oldest,
+                                 NULL, NULL) != NGX_OK)
+    {
+        return;
+    }
+
+    if (oldest > after_seq + 1) {
+        json = ngx_neonpro_chat_build_gap(head, (json_int_t) after_seq + 1,
+                                          (json_int_t) ngx_min(oldest - 1,
+                                                               s->delivered));
+        ngx_neonpro_ws_send_json(wc, json);
+    }
+
+    (void) ngx_neonpro_ws_bus->read(&s->id, after_seq, s->delivered, &oldest,
+                                    ngx_neonpro_ws_replay_one, wc);
+}
+
+
+static void
+ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
+{
+    char                         *json, sid[NGX_NEONPRO_CHAT_ID_MAX + 1];
+    u_char                        id[NGX_INT_T_LEN * 2 + 2];
+    uint64_t                      seq;
+    ngx_int_t                     rc;
+    ngx_neonpro_ws_member_t      *m;
+    ngx_neonpro_ws_session_t     *s;
+    ngx_neonpro_chat_head_t       head;
+    ngx_neonpro_chat_error_t      err;
+    ngx_neonpro_chat_limits_t     limits;
+    ngx_neonpro_chat_envelope_t   env;
+
+    if (wc->parser.message_opcode != NGX_NEONPRO_WS_OPCODE_TEXT) {
+        head.id = NULL;
+        head.session_id = NULL;
+        head.ts = -1;
+        json = ngx_neonpro_chat_build_error(&head,
+                                            NGX_NEONPRO_CHAT_INVALID_MESSAGE,
+                                            "binary frames are not part of "
+                                            "neonpro.chat.v1", 0);
+        ngx_neonpro_ws_send_json(wc, json);
+        return;
+    }
+
+    if (ngx_neonpro_chat_parse(wc->message, wc->message_len,
+                               wc->conf->max_message_size, &env, &err)
+        != NGX_NEONPRO_CHAT_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
+                      "neonpro: invalid chat envelope, field \"%s\"",
+                      err.field ? err.field : "(memory)");
+
+        json = ngx_neonpro_chat_build_invalid(&err, (int) wc->lang,
+                                              (json_int_t) ngx_time() * 1000);
+        ngx_neonpro_ws_send_json(wc, json);
+        return;
+    }
+
+    head.id = env.id;
+    head.session_id = NULL;
+    head.ts = (json_int_t) ngx_time() * 1000;
+
+    if (env.session_id) {
+        ngx_memcpy(sid, env.session_id,
+                   ngx_min(env.session_id_len, NGX_NEONPRO_CHAT_ID_MAX));
+        sid[ngx_min(env.session_id_len, NGX_NEONPRO_CHAT_ID_MAX)] = '\0';
+        head.session_id = sid;
+    }
+
+    s = env.session_id ? ngx_neonpro_ws_find_session(env.session_id,
+                                                     env.session_id_len)
+                       : NULL;
+    m = ngx_neonpro_ws_find_member(wc, s);
+    json = NULL;
+
+    switch (env.type) {
+
+    case NGX_NEONPRO_CHAT_HELLO:
+        ngx_sprintf(id, "%P-%ui%Z", ngx_pid, wc->id);
+
+        limits.max_message_bytes = (json_int_t) wc->conf->max_message_size;
+        limits.max_content_bytes = (json_int_t) wc->conf->max_message_size;
+        limits.messages_per_minute = 0;
+        limits.heartbeat_seconds = (json_int_t) wc->conf->heartbeat / 1000;
+        limits.idle_seconds = (json_int_t) wc->conf->idle_timeout / 1000;
+        limits.session_seconds = 0;
+
+        json = ngx_neonpro_chat_build_hello(&head, (char *) id,
+                                            (json_int_t) ngx_worker, &limits);
+        break;
+
+    case NGX_NEONPRO_CHAT_HEARTBEAT:
+        json = ngx_neonpro_chat_build_heartbeat(&head);
+        break;
+
+    case NGX_NEONPRO_CHAT_JOIN:
+    case NGX_NEONPRO_CHAT_RESUME:
+        s = ngx_neonpro_ws_join(wc, env.session_id, env.session_id_len);
+
+        if (s == NULL) {
+            json = ngx_neonpro_chat_build_error(&head,
+                                          NGX_NEONPRO_CHAT_INTERNAL_ERROR,
+                                          "could not join the session", 1);
+            break;
+        }
+
+        /* NOTE: the agent does not take part in sessions yet */
+        json = ngx_neonpro_chat_build_joined(&head,
+                                             (json_int_t) s->delivered, 0);
+        ngx_neonpro_ws_send_json(wc, json);
+        json = NULL;
+
+        if (env.type == NGX_NEONPRO_CHAT_RESUME) {
+            ngx_neonpro_ws_resume(wc, s, &head, (uint64_t) env.after_seq);
+        }
+
+        break;
+
+    case NGX_NEONPRO_CHAT_LEAVE:
+        if (m) {
+            ngx_neonpro_ws_leave(m);
+        }
+
+        json = ngx_neonpro_chat_build_left(&head);
+        break;
+
+    case NGX_NEONPRO_CHAT_MESSAGE:
+        if (m == NULL) {
+            json = ngx_neonpro_chat_build_error(&head,
+                                          NGX_NEONPRO_CHAT_INVALID_MESSAGE,
+                                          wc->lang == NGX_NEONPRO_LANG_PICK_EN
+                                          ? "join the session first"
+                                          : "entre na sessão primeiro", 0);
+            break;
+        }
+
+        /* NOTE: anonymous until identity reaches the chat module */
+        rc = ngx_neonpro_ws_bus->publish(&s->id, "anonymous", "anonymous",
+                                         env.content, env.content_len, &seq);
+        if (rc != NGX_OK) {
+            json = ngx_neonpro_chat_build_error(&head,
+                                          NGX_NEONPRO_CHAT_INTERNAL_ERROR,
+                                          "could not store the message", 1);
+        }
+
+        break;
+    }
+
+    ngx_neonpro_chat_envelope_free(&env);
+
+    if (json) {
+        ngx_neonpro_ws_send_json(wc, json);
+    }
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_deliver_one(void *data, uint64_t seq, u_char *json,
+    size_t len)
+{
+    ngx_neonpro_ws_session_t  *s = data;
+
+    ngx_queue_t              *q;
+    ngx_neonpro_ws_member_t  *m;
+
+    for (q = ngx_queue_head(&s->members);
+         q != ngx_queue_sentinel(&s->members);
+         q = ngx_queue_next(q))
+    {
+        m = ngx_queue_data(q, ngx_neonpro_ws_member_t, in_session);
+        (void) ngx_neonpro_ws_send(m->conn, NGX_NEONPRO_WS_OPCODE_TEXT, json,
+                                   len);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Called when the bus has news for this worker: every local session gets
+ * the messages after the last one it delivered, in sequence order.
+ */
+void
+ngx_neonpro_ws_deliver(void)
+{
+    char                      *json, sid[NGX_NEONPRO_CHAT_ID_MAX + 1];
+    uint64_t                   last, oldest;
+    ngx_queue_t               *q, *mq;
+    ngx_neonpro_ws_member_t   *m;
+    ngx_neonpro_ws_session_t  *s;
+    ngx_neonpro_chat_head_t    head;
+
+    if (!ngx_neonpro_ws_sessions_ready) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&ngx_neonpro_ws_sessions);
+         q != ngx_queue_sentinel(&ngx_neonpro_ws_sessions);
+         q = ngx_queue_next(q))
+    {
+        s = ngx_queue_data(q, ngx_neonpro_ws_session_t, link);
+
+        last = ngx_neonpro_ws_bus->last_seq(&s->id);
+        if (last <= s->delivered) {
+            continue;
+        }
+
+        if (ngx_neonpro_ws_bus->read(&s->id, s->delivered, last, &oldest,
+                                     ngx_neonpro_ws_deliver_one, s)
+            != NGX_OK)
+        {
+            continue;
+        }
+
+        if (oldest > s->delivered + 1) {
+
+            /* this worker fell further behind than the history holds */
+
+            ngx_memcpy(sid, s->id.data, s->id.len);
+            sid[s->id.len] = '\0';
+
+            head.id = NULL;
+            head.session_id = sid;
+            head.ts = (json_int_t) ngx_time() * 1000;
+
+            for (mq = ngx_queue_head(&s->members);
+                 mq != ngx_queue_sentinel(&s->members);
+                 mq = ngx_queue_next(mq))
+            {
+                m = ngx_queue_data(mq, ngx_neonpro_ws_member_t, in_session);
+                json = ngx_neonpro_chat_build_gap(&head,
+                                                  (json_int_t) s->delivered
+                                                  + 1,
+                                                  (json_int_t) oldest - 1);
+                ngx_neonpro_ws_send_json(m->conn, json);
+            }
+        }
+
+        s->delivered = last;
+    }
+}
+
+
+static void
+ngx_neonpro_ws_send_json(ngx_neonpro_ws_conn_t *wc, char *json)
+{
+    if (json == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, wc->connection->log, 0,
+                      "neonpro: could not build a chat envelope");
+        return;
+    }
+
+    (void) ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_TEXT,
+                               (u_char *) json, ngx_strlen(json));
+    free(json);
+}
+
+
+/*
+ * Queues one frame in its own ngx_alloc() block: the chain link, the buffer
+ * and the bytes.  A client that lets the queue pass send_queue_size bytes
+ * is closed with 1008 instead of being buffered without bound.
+ */
+static ngx_int_t
+ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc, ngx_uint_t opcode, u_char *data,
+    size_t len)
+{
+    u_char       *p;
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (wc->close_sent || wc->finalized) {
+        return NGX_OK;
+    }
+
+    size = NGX_NEONPRO_WS_MAX_SERVER_HEADER_LEN + len;
+
+    if (wc->out_bytes + size > wc->conf->send_queue_size
+        && opcode != NGX_NEONPRO_WS_OPCODE_CLOSE)
+    {
+        ngx_neonpro_ws_slow_consumers++;
+
+        ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
+                      "neonpro: closing a slow chat consumer with %uz bytes "
+                      "queued (%ui on this worker so far)", wc->out_bytes,
+                      ngx_neonpro_ws_slow_consumers);
+
+        ngx_neonpro_ws_fail(wc, NGX_NEONPRO_WS_CLOSE_POLICY, "slow consumer");
+        return NGX_DONE;
+    }
+
+    cl = ngx_alloc(sizeof(ngx_chain_t) + sizeof(ngx_buf_t) + size,
+                   wc->connection->log);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = (ngx_buf_t *) (cl + 1);
+    p = (u_char *) (b + 1);
+
+    ngx_memzero(b, sizeof(ngx_buf_t));
+
+    b->start = p;
+    b->pos = p;
+    b->last = p + ngx_neonpro_ws_frame_header(p, 1, 0, (int) opcode, len);
+    b->last = ngx_cpymem(b->last, data, len);
+    b->end = b->last;
+    b->memory = 1;
+    b->flush = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    *wc->last_out = cl;
+    wc->last_out = &cl->next;
+    wc->out_bytes += b->end - b->start;
+
+    ngx_neonpro_ws_flush(wc);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_neonpro_ws_flush(ngx_neonpro_ws_conn_t *wc)
+{
+    ngx_chain_t         *cl, *next;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    c = wc->connection;
+    r = wc->request;
+
+    /* the rest of the 101 goes first */
+
+    if (c->buffered & NGX_HTTP_WRITE_BUFFERED) {
+        if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
+            ngx_neonpro_ws_close_later(wc);
+            return;
+        }
+
+        if (c->buffered & NGX_HTTP_WRITE_BUFFERED) {
+            (void) ngx_handle_write_event(c->write, 0);
+            return;
+        }
+    }
+
+    if (wc->out) {
+        cl = c->send_chain(c, wc->out, 0);
+
+        if (cl == NGX_CHAIN_ERROR) {
+            c->error = 1;
+            ngx_neonpro_ws_close_later(wc);
+            return;
+        }
+
+        while (wc->out && wc->out->buf->pos == wc->out->buf->last) {
+            next = wc->out->next;
+            wc->out_bytes -= wc->out->buf->end - wc->out->buf->start;
+            ngx_free(wc->out);
+            wc->out = next;
+        }
+
+        if (wc->out == NULL) {
+            wc->last_out = &wc->out;
+        }
+    }
+
+    if (wc->out) {
+        if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+            ngx_neonpro_ws_close_later(wc);
+        }
+
+        return;
+    }
+
+    if (wc->close_sent) {
+        ngx_neonpro_ws_close_later(wc);
+    }
+}
+
+
+/* Sends a Close frame with code and ends the connection once it is out. */
+static void
+ngx_neonpro_ws_fail(ngx_neonpro_ws_conn_t *wc, ngx_uint_t code,
+    const char *reason)
+{
+    u_char   payload[NGX_NEONPRO_WS_MAX_CONTROL_PAYLOAD];
+    ssize_t  len;
+
+    if (wc->close_sent || wc->finalized) {
+        return;
+    }
+
+    wc->closing = 1;
+
+    len = ngx_neonpro_ws_close_payload(payload, (unsigned) code,
+                                       (const unsigned char *) reason,
+                                       reason ? ngx_strlen(reason) : 0);
+    if (len < 0) {
+        len = ngx_neonpro_ws_close_payload(payload,
+                                           NGX_NEONPRO_WS_CLOSE_INTERNAL_ERROR,
+                                           NULL, 0);
+    }
+
+    (void) ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_CLOSE, payload,
+                               (size_t) len);
+    wc->close_sent = 1;
+
+    ngx_neonpro_ws_flush(wc);
+}
+
+
+static void
+ngx_neonpro_ws_heartbeat(ngx_event_t *ev)
+{
+    ngx_neonpro_ws_conn_t  *wc = ev->data;
+
+    if (wc->finalized || wc->closing) {
+        return;
+    }
+
+    if (ngx_current_msec - wc->last_activity >= wc->conf->idle_timeout) {
+        ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
+                      "neonpro: closing an idle chat WebSocket");
+        ngx_neonpro_ws_fail(wc, NGX_NEONPRO_WS_CLOSE_NORMAL, "idle");
+        return;
+    }
+
+    (void) ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_PING, NULL, 0);
+
+    ngx_add_timer(&wc->heartbeat, wc->conf->heartbeat);
+}
+
+
+static void
+ngx_neonpro_ws_close_later(ngx_neonpro_ws_conn_t *wc)
+{
+    ngx_event_t  *ev;
+
+    wc->closing = 1;
+
+    /* the heartbeat event is reused: its timer is removed first */
+
+    ev = &wc->heartbeat;
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+
+    ev->handler = ngx_neonpro_ws_close_event;
+
+    if (!ev->posted) {
+        ngx_post_event(ev, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_neonpro_ws_close_event(ngx_event_t *ev)
+{
+    ngx_neonpro_ws_conn_t  *wc = ev->data;
+
+    if (wc->finalized) {
+        return;
+    }
+
+    wc->finalized = 1;
+
+    ngx_http_finalize_request(wc->request, NGX_ERROR);
+}
+
+
+/* The request's cleanup: runs however the connection ends. */
+void
+ngx_neonpro_ws_cleanup(void *data)
+{
+    ngx_neonpro_ws_conn_t  *wc = data;
+
+    ngx_chain_t              *next;
+    ngx_queue_t              *q;
+    ngx_neonpro_ws_member_t  *m;
+
+    wc->finalized = 1;
+
+    while (!ngx_queue_empty(&wc->memberships)) {
+        q = ngx_queue_head(&wc->memberships);
+        m = ngx_queue_data(q, ngx_neonpro_ws_member_t, in_conn);
+        ngx_neonpro_ws_leave(m);
+    }
+
+    while (wc->out) {
+        next = wc->out->next;
+        ngx_free(wc->out);
+        wc->out = next;
+    }
+
+    if (wc->message) {
+        ngx_free(wc->message);
+        wc->message = NULL;
+    }
+
+    if (wc->heartbeat.timer_set) {
+        ngx_del_timer(&wc->heartbeat);
+    }
+
+    if (wc->heartbeat.posted) {
+        ngx_delete_posted_event(&wc->heartbeat);
+    }
+}
