@@ -991,13 +991,22 @@ ngx_neonpro_ws_close_event(ngx_event_t *ev)
 {
     ngx_neonpro_ws_conn_t  *wc = ev->data;
 
+    ngx_connection_t  *c;
+
     if (wc->finalized) {
         return;
     }
 
     wc->finalized = 1;
+    c = wc->connection;
 
     ngx_http_finalize_request(wc->request, NGX_ERROR);
+
+    /*
+     * The termination is a posted request; the connection's handlers are
+     * this module's, not ngx_http_request_handler(), so run it here.
+     */
+    ngx_http_run_posted_requests(c);
 }
 
 

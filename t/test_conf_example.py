@@ -5,11 +5,12 @@ path changed, so what these tests see is what an ops reader of
 conf.example/nginx.conf gets.
 """
 
+import asyncio
 import json
 import shutil
 
-import httpx
 import pytest
+import websockets
 
 from conftest import MODULE, REPO, free_port, launch_nginx, make_prefix, require_module
 
@@ -122,3 +123,19 @@ def test_health_lists_agent(demo, agent):
     addresses = [peer["address"] for peer in health["agent_peers"]]
     assert health["module"] == "ngx_neonpro"
     assert f"127.0.0.1:{agent.port}" in addresses
+
+
+def test_chat_websocket_answers(demo):
+    async def exchange():
+        url = f"ws://127.0.0.1:{demo.port}/ws/chat"
+        async with websockets.connect(url, subprotocols=["neonpro.chat.v1"]) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            await ws.send(json.dumps({"type": "join", "session_id": "demo-session"}))
+            joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            return ws.subprotocol, hello, joined
+
+    subprotocol, hello, joined = asyncio.run(exchange())
+
+    assert subprotocol == "neonpro.chat.v1"
+    assert hello["type"] == "hello"
+    assert joined["type"] == "joined"
