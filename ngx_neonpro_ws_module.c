@@ -74,6 +74,20 @@ static ngx_command_t  ngx_neonpro_ws_commands[] = {
       offsetof(ngx_neonpro_ws_loc_conf_t, idle_timeout),
       NULL },
 
+    { ngx_string("neonpro_chat_message_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, message_rate),
+      NULL },
+
+    { ngx_string("neonpro_chat_connections_per_ip"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, connections_per_ip),
+      NULL },
+
     { ngx_string("neonpro_chat_origins"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_neonpro_ws_origins,
@@ -316,6 +330,25 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    if (ngx_neonpro_ws_ip_acquire(&r->connection->addr_text,
+                                  wlcf->connections_per_ip)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "neonpro: WebSocket handshake rejected: %V already "
+                      "has %ui chat connections", &r->connection->addr_text,
+                      wlcf->connections_per_ip);
+
+        if (ngx_neonpro_ws_push_header(r, "Retry-After", (u_char *) "60", 2)
+            == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_neonpro_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                 "RATE_LIMITED", NULL);
+    }
+
     key = ngx_neonpro_find_header_in(r, "sec-websocket-key",
                                      sizeof("sec-websocket-key") - 1);
 
@@ -342,11 +375,13 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
+        ngx_neonpro_ws_ip_release(&r->connection->addr_text);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     cln->handler = ngx_neonpro_ws_cleanup;
     cln->data = wc;
+    wc->address_counted = 1;
 
     /* the 101 response; nginx's header filter adds Connection: upgrade */
 
@@ -413,7 +448,8 @@ ngx_neonpro_ws_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         wmcf->zone_added = 1;
 
         if (ngx_neonpro_bus_add_zone(cf, wmcf->zone_size, wmcf->history)
-            != NGX_OK)
+            != NGX_OK
+            || ngx_neonpro_ws_limits_add_zone(cf) != NGX_OK)
         {
             return NGX_CONF_ERROR;
         }
@@ -548,6 +584,8 @@ ngx_neonpro_ws_create_loc_conf(ngx_conf_t *cf)
     conf->send_queue_size = NGX_CONF_UNSET_SIZE;
     conf->heartbeat = NGX_CONF_UNSET_MSEC;
     conf->idle_timeout = NGX_CONF_UNSET_MSEC;
+    conf->message_rate = NGX_CONF_UNSET_UINT;
+    conf->connections_per_ip = NGX_CONF_UNSET_UINT;
     conf->origins = NGX_CONF_UNSET_PTR;
 
     return conf;
@@ -567,6 +605,9 @@ ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               4 * 1024 * 1024);
     ngx_conf_merge_msec_value(conf->heartbeat, prev->heartbeat, 30000);
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 300000);
+    ngx_conf_merge_uint_value(conf->message_rate, prev->message_rate, 100);
+    ngx_conf_merge_uint_value(conf->connections_per_ip,
+                              prev->connections_per_ip, 10);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
 
     return NGX_CONF_OK;

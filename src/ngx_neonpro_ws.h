@@ -13,6 +13,7 @@
 #include "ngx_neonpro.h"
 #include "ngx_neonpro_utf8.h"
 #include "ngx_neonpro_ws_frame.h"
+#include "ngx_neonpro_ws_limits.h"
 
 
 typedef struct {
@@ -21,6 +22,8 @@ typedef struct {
     size_t                      send_queue_size;
     ngx_msec_t                  heartbeat;
     ngx_msec_t                  idle_timeout;
+    ngx_uint_t                  message_rate;  /* per minute */
+    ngx_uint_t                  connections_per_ip;
     ngx_array_t                *origins;       /* of ngx_neonpro_ws_str_t */
 } ngx_neonpro_ws_loc_conf_t;
 
@@ -69,7 +72,9 @@ struct ngx_neonpro_ws_conn_s {
     ngx_queue_t                 memberships;
 
     ngx_uint_t                  lang;
+    ngx_neonpro_ws_rate_t       rate;
 
+    unsigned                    address_counted:1;
     unsigned                    close_sent:1;
     unsigned                    closing:1;
     unsigned                    finalized:1;

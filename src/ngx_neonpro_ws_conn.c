@@ -117,8 +117,7 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
 
     limits.max_message_bytes = (json_int_t) wc->conf->max_message_size;
     limits.max_content_bytes = (json_int_t) wc->conf->max_message_size;
-    /* NOTE: the per-connection message rate is not enforced yet */
-    limits.messages_per_minute = 0;
+    limits.messages_per_minute = (json_int_t) wc->conf->message_rate;
     limits.heartbeat_seconds = (json_int_t) wc->conf->heartbeat / 1000;
     limits.idle_seconds = (json_int_t) wc->conf->idle_timeout / 1000;
     limits.session_seconds = 0;
@@ -609,7 +608,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
 
         limits.max_message_bytes = (json_int_t) wc->conf->max_message_size;
         limits.max_content_bytes = (json_int_t) wc->conf->max_message_size;
-        limits.messages_per_minute = 0;
+        limits.messages_per_minute = (json_int_t) wc->conf->message_rate;
         limits.heartbeat_seconds = (json_int_t) wc->conf->heartbeat / 1000;
         limits.idle_seconds = (json_int_t) wc->conf->idle_timeout / 1000;
         limits.session_seconds = 0;
@@ -660,6 +659,18 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
                                           wc->lang == NGX_NEONPRO_LANG_PICK_EN
                                           ? "join the session first"
                                           : "entre na sessão primeiro", 0);
+            break;
+        }
+
+        if (ngx_neonpro_ws_rate_allow(&wc->rate, wc->conf->message_rate)
+            != NGX_OK)
+        {
+            json = ngx_neonpro_chat_build_error(&head,
+                                          NGX_NEONPRO_CHAT_RATE_LIMITED,
+                                          wc->lang == NGX_NEONPRO_LANG_PICK_EN
+                                          ? "too many messages this minute"
+                                          : "mensagens demais neste minuto",
+                                          1);
             break;
         }
 
@@ -1021,6 +1032,11 @@ ngx_neonpro_ws_cleanup(void *data)
     ngx_neonpro_ws_member_t  *m;
 
     wc->finalized = 1;
+
+    if (wc->address_counted) {
+        wc->address_counted = 0;
+        ngx_neonpro_ws_ip_release(&wc->connection->addr_text);
+    }
 
     while (!ngx_queue_empty(&wc->memberships)) {
         q = ngx_queue_head(&wc->memberships);
