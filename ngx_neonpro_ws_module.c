@@ -156,6 +156,100 @@ ngx_neonpro_ws_push_header(ngx_http_request_t *r, const char *name,
 }
 
 
+/*
+ * Returns the value of a request header as one list: several lines of the
+ * same header are joined with ", " (RFC 9110, section 5.3).  *count is the
+ * number of lines, 0 when the header is absent.
+ */
+static ngx_int_t
+ngx_neonpro_ws_header(ngx_http_request_t *r, const char *lowcase,
+    ngx_str_t *value, ngx_uint_t *count)
+{
+    u_char           *p;
+    size_t            len, name_len;
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *first;
+
+    name_len = ngx_strlen(lowcase);
+    first = NULL;
+    len = 0;
+    n = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == name_len
+            && ngx_strncmp(h[i].lowcase_key, lowcase, name_len) == 0)
+        {
+            first = first ? first : &h[i];
+            len += h[i].value.len + 2;
+            n++;
+        }
+    }
+
+    *count = n;
+
+    if (n <= 1) {
+        if (first) {
+            *value = first->value;
+        }
+
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = p;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == name_len
+            && ngx_strncmp(h[i].lowcase_key, lowcase, name_len) == 0)
+        {
+            if (p != value->data) {
+                *p++ = ',';
+                *p++ = ' ';
+            }
+
+            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+        }
+    }
+
+    value->len = p - value->data;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_neonpro_ws_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason)
@@ -183,18 +277,20 @@ static ngx_int_t
 ngx_neonpro_ws_check_handshake(ngx_http_request_t *r,
     ngx_neonpro_ws_loc_conf_t *wlcf)
 {
-    ngx_int_t         tls;
-    ngx_str_t        *host;
-    ngx_table_elt_t  *h;
+    ngx_int_t    tls;
+    ngx_str_t    value, *host;
+    ngx_uint_t   count;
 
     if (r->method != NGX_HTTP_GET) {
         return ngx_neonpro_error_not_allowed(r, "GET");
     }
 
-    h = ngx_neonpro_find_header_in(r, "upgrade", sizeof("upgrade") - 1);
+    if (ngx_neonpro_ws_header(r, "upgrade", &value, &count) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    switch (h ? ngx_neonpro_ws_upgrade(h->value.data, h->value.len)
-              : NGX_NEONPRO_WS_UPGRADE_NONE)
+    switch (count ? ngx_neonpro_ws_upgrade(value.data, value.len)
+                  : NGX_NEONPRO_WS_UPGRADE_NONE)
     {
     case NGX_NEONPRO_WS_UPGRADE_WEBSOCKET:
         break;
@@ -217,21 +313,31 @@ ngx_neonpro_ws_check_handshake(ngx_http_request_t *r,
                                      "websocket");
     }
 
-    h = ngx_neonpro_find_header_in(r, "connection", sizeof("connection") - 1);
+    if (ngx_neonpro_ws_header(r, "connection", &value, &count) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (h == NULL
-        || !ngx_neonpro_ws_connection_upgrade(h->value.data, h->value.len))
+    if (count == 0
+        || !ngx_neonpro_ws_connection_upgrade(value.data, value.len))
     {
         return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
                                      "Connection without the upgrade token");
     }
 
-    h = ngx_neonpro_find_header_in(r, "sec-websocket-version",
-                                   sizeof("sec-websocket-version") - 1);
+    /* the version and the key are single values, never lists */
 
-    if (h == NULL
-        || !ngx_neonpro_ws_version_valid(h->value.data, h->value.len))
+    if (ngx_neonpro_ws_header(r, "sec-websocket-version", &value, &count)
+        != NGX_OK)
     {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (count > 1) {
+        return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                     "one Sec-WebSocket-Version line");
+    }
+
+    if (count == 0 || !ngx_neonpro_ws_version_valid(value.data, value.len)) {
         if (ngx_neonpro_ws_push_header(r, "Sec-WebSocket-Version",
                                        (u_char *) "13", 2)
             == NULL)
@@ -242,16 +348,22 @@ ngx_neonpro_ws_check_handshake(ngx_http_request_t *r,
         return ngx_neonpro_ws_refuse(r, 426, "Sec-WebSocket-Version 13");
     }
 
-    h = ngx_neonpro_find_header_in(r, "sec-websocket-key",
-                                   sizeof("sec-websocket-key") - 1);
+    if (ngx_neonpro_ws_header(r, "sec-websocket-key", &value, &count)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (h == NULL || !ngx_neonpro_ws_key_valid(h->value.data, h->value.len)) {
+    if (count != 1 || !ngx_neonpro_ws_key_valid(value.data, value.len)) {
         return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                     "Sec-WebSocket-Key of 16 bytes in "
+                                     "one Sec-WebSocket-Key of 16 bytes in "
                                      "base64");
     }
 
-    h = ngx_neonpro_find_header_in(r, "origin", sizeof("origin") - 1);
+    if (ngx_neonpro_ws_header(r, "origin", &value, &count) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     host = r->headers_in.host ? &r->headers_in.host->value : NULL;
 
 #if (NGX_HTTP_SSL)
@@ -260,8 +372,8 @@ ngx_neonpro_ws_check_handshake(ngx_http_request_t *r,
     tls = 0;
 #endif
 
-    if (!ngx_neonpro_ws_origin_allowed(h ? h->value.data : NULL,
-                                       h ? h->value.len : 0,
+    if (!ngx_neonpro_ws_origin_allowed(count ? value.data : NULL,
+                                       count ? value.len : 0,
                                        host ? host->data : NULL,
                                        host ? host->len : 0, (int) tls,
                                        wlcf->origins ? wlcf->origins->elts
@@ -280,9 +392,13 @@ ngx_neonpro_ws_check_handshake(ngx_http_request_t *r,
 static ngx_int_t
 ngx_neonpro_ws_handler(ngx_http_request_t *r)
 {
+    size_t                      token_len;
     u_char                     *accept;
     ngx_int_t                   rc;
-    ngx_table_elt_t            *key, *h;
+    ngx_str_t                   protocols;
+    ngx_uint_t                  count;
+    ngx_table_elt_t            *key;
+    const unsigned char        *token;
     ngx_neonpro_ctx_t          *nctx;
     ngx_http_cleanup_t         *cln;
     ngx_neonpro_ws_conn_t      *wc;
@@ -304,11 +420,23 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    h = ngx_neonpro_find_header_in(r, "sec-websocket-protocol",
-                                   sizeof("sec-websocket-protocol") - 1);
+    if (ngx_neonpro_ws_header(r, "sec-websocket-protocol", &protocols,
+                              &count)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (h) {
-        switch (ngx_neonpro_ws_protocol_select(h->value.data, h->value.len,
+    if (count) {
+        if (ngx_neonpro_ws_protocol_bearer(protocols.data, protocols.len,
+                                           &token, &token_len)
+            < 0)
+        {
+            return ngx_neonpro_ws_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid Sec-WebSocket-Protocol");
+        }
+
+        switch (ngx_neonpro_ws_protocol_select(protocols.data, protocols.len,
                                                NULL, 0))
         {
         case NGX_NEONPRO_WS_PROTOCOL_SELECTED:
@@ -394,7 +522,7 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
                                    sizeof("websocket") - 1) == NULL
         || ngx_neonpro_ws_push_header(r, "Sec-WebSocket-Accept", accept,
                                       NGX_NEONPRO_WS_ACCEPT_LEN) == NULL
-        || (h && ngx_neonpro_ws_push_header(r, "Sec-WebSocket-Protocol",
+        || (count && ngx_neonpro_ws_push_header(r, "Sec-WebSocket-Protocol",
                                    (u_char *) NGX_NEONPRO_WS_PROTOCOL,
                                    sizeof(NGX_NEONPRO_WS_PROTOCOL) - 1)
                  == NULL))
@@ -529,8 +657,11 @@ ngx_neonpro_ws_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        if (!ngx_neonpro_ws_origin_parse(value[i].data, value[i].len,
-                                         &parsed))
+        /* "null" is the opaque origin of sandboxed frames and files */
+
+        if (!(value[i].len == 4 && ngx_strncmp(value[i].data, "null", 4) == 0)
+            && !ngx_neonpro_ws_origin_parse(value[i].data, value[i].len,
+                                            &parsed))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid origin \"%V\", expected "

@@ -22,6 +22,7 @@ typedef struct {
     uint64_t                   seq;
     size_t                     len;
     u_char                    *json;
+    ngx_neonpro_bus_origin_t   origin;
 } ngx_neonpro_bus_entry_t;
 
 
@@ -46,7 +47,7 @@ static ngx_int_t ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq);
 static void ngx_neonpro_bus_leave(ngx_str_t *session);
 static ngx_int_t ngx_neonpro_bus_publish(ngx_str_t *session,
     const char *user_id, const char *user_role, const char *content,
-    size_t content_len, uint64_t *seq);
+    size_t content_len, ngx_neonpro_bus_origin_t *origin, uint64_t *seq);
 static ngx_int_t ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq,
     uint64_t up_to, uint64_t *oldest, ngx_neonpro_bus_message_pt handler,
     void *data);
@@ -129,16 +130,26 @@ ngx_neonpro_bus_add_zone(ngx_conf_t *cf, size_t size, ngx_uint_t history)
 }
 
 
+typedef struct {
+    int                        fds[NGX_NEONPRO_BUS_MAX_WORKERS];
+    ngx_uint_t                 nfds;
+} ngx_neonpro_bus_fds_t;
+
+
+/*
+ * Closes the eventfds of one cycle in the master when that cycle goes
+ * away, which on a reload happens after the next cycle made its own.
+ */
 static void
 ngx_neonpro_bus_close_fds(void *data)
 {
+    ngx_neonpro_bus_fds_t  *set = data;
+
     ngx_uint_t  i;
 
-    for (i = 0; i < ngx_neonpro_bus_nfds; i++) {
-        (void) close(ngx_neonpro_bus_fds[i]);
+    for (i = 0; i < set->nfds; i++) {
+        (void) close(set->fds[i]);
     }
-
-    ngx_neonpro_bus_nfds = 0;
 }
 
 
@@ -146,9 +157,10 @@ ngx_neonpro_bus_close_fds(void *data)
 ngx_int_t
 ngx_neonpro_bus_init_module(ngx_cycle_t *cycle)
 {
-    ngx_uint_t           i, n;
-    ngx_core_conf_t     *ccf;
-    ngx_pool_cleanup_t  *cln;
+    ngx_uint_t              i, n;
+    ngx_core_conf_t        *ccf;
+    ngx_pool_cleanup_t     *cln;
+    ngx_neonpro_bus_fds_t  *set;
 
     if (ngx_neonpro_bus_zone == NULL
         || ngx_neonpro_bus_zone_cycle != cycle)
@@ -166,28 +178,31 @@ ngx_neonpro_bus_init_module(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    /* the previous cycle's descriptors belong to its workers now */
-    ngx_neonpro_bus_nfds = 0;
-
-    for (i = 0; i < n; i++) {
-        ngx_neonpro_bus_fds[i] = eventfd(0, EFD_NONBLOCK);
-
-        if (ngx_neonpro_bus_fds[i] == -1) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "eventfd() failed");
-            ngx_neonpro_bus_close_fds(NULL);
-            return NGX_ERROR;
-        }
-
-        ngx_neonpro_bus_nfds = i + 1;
-    }
-
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    cln = ngx_pool_cleanup_add(cycle->pool, sizeof(ngx_neonpro_bus_fds_t));
     if (cln == NULL) {
         return NGX_ERROR;
     }
 
+    set = cln->data;
+    set->nfds = 0;
     cln->handler = ngx_neonpro_bus_close_fds;
+
+    /* the previous cycle's descriptors belong to its workers now */
+    ngx_neonpro_bus_nfds = 0;
+
+    for (i = 0; i < n; i++) {
+        set->fds[i] = eventfd(0, EFD_NONBLOCK);
+
+        if (set->fds[i] == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "eventfd() failed");
+            return NGX_ERROR;
+        }
+
+        set->nfds = i + 1;
+        ngx_neonpro_bus_fds[i] = set->fds[i];
+        ngx_neonpro_bus_nfds = i + 1;
+    }
 
     return NGX_OK;
 }
@@ -353,7 +368,7 @@ ngx_neonpro_bus_drop_oldest(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
 static ngx_int_t
 ngx_neonpro_bus_publish(ngx_str_t *session, const char *user_id,
     const char *user_role, const char *content, size_t content_len,
-    uint64_t *seq)
+    ngx_neonpro_bus_origin_t *origin, uint64_t *seq)
 {
     char                       *json, id[NGX_NEONPRO_CHAT_ID_MAX + 1];
     size_t                      len;
@@ -421,6 +436,7 @@ ngx_neonpro_bus_publish(ngx_str_t *session, const char *user_id,
     e->seq = ++s->seq;
     e->len = len;
     e->json = copy;
+    e->origin = *origin;
     s->count++;
 
     *seq = s->seq;
@@ -474,6 +490,7 @@ ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq, uint64_t up_to,
     u_char                     *p, *copy;
     size_t                      total;
     uint64_t                    seqs[NGX_NEONPRO_BUS_MAX_HISTORY];
+    ngx_neonpro_bus_origin_t   *origins;
     ngx_int_t                   rc;
     ngx_uint_t                  i, n;
     size_t                      lens[NGX_NEONPRO_BUS_MAX_HISTORY];
@@ -514,7 +531,10 @@ ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq, uint64_t up_to,
         }
     }
 
-    copy = total ? ngx_alloc(total, ngx_cycle->log) : NULL;
+    copy = total ? ngx_alloc(total + n * sizeof(ngx_neonpro_bus_origin_t),
+                             ngx_cycle->log)
+                 : NULL;
+    origins = (ngx_neonpro_bus_origin_t *) (copy + total);
 
     if (total && copy == NULL) {
         ngx_shmtx_unlock(&shpool->mutex);
@@ -529,6 +549,7 @@ ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq, uint64_t up_to,
 
         if (e->seq > after_seq && e->seq <= up_to) {
             p = ngx_cpymem(p, e->json, e->len);
+            origins[n] = e->origin;
             seqs[n] = e->seq;
             lens[n] = e->len;
             n++;
@@ -541,7 +562,7 @@ ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq, uint64_t up_to,
     p = copy;
 
     for (i = 0; i < n && rc == NGX_OK; i++) {
-        rc = handler(data, seqs[i], p, lens[i]);
+        rc = handler(data, seqs[i], p, lens[i], &origins[i]);
         p += lens[i];
     }
 

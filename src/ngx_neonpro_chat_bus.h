@@ -20,9 +20,17 @@
 #define NGX_NEONPRO_BUS_MAX_HISTORY  1024
 
 
+/* Who published a message: the sender's copy echoes the client's id. */
+typedef struct {
+    ngx_pid_t                  pid;
+    ngx_uint_t                 connection;
+    char                       id[65];
+} ngx_neonpro_bus_origin_t;
+
+
 /* Called for each stored message in order; returns NGX_OK to go on. */
 typedef ngx_int_t (*ngx_neonpro_bus_message_pt)(void *data, uint64_t seq,
-    u_char *json, size_t len);
+    u_char *json, size_t len, ngx_neonpro_bus_origin_t *origin);
 
 /* Called in a worker when sessions it follows have new messages. */
 typedef void (*ngx_neonpro_bus_wakeup_pt)(void);
@@ -33,7 +41,8 @@ typedef struct {
     void       (*leave)(ngx_str_t *session);
     ngx_int_t  (*publish)(ngx_str_t *session, const char *user_id,
                           const char *user_role, const char *content,
-                          size_t content_len, uint64_t *seq);
+                          size_t content_len, ngx_neonpro_bus_origin_t *origin,
+                          uint64_t *seq);
     /*
      * Calls handler for the stored messages after after_seq up to and
      * including up_to; *oldest is the first seq the history still holds.

@@ -44,6 +44,8 @@ static ngx_int_t ngx_neonpro_ws_process(ngx_neonpro_ws_conn_t *wc,
     u_char *p, size_t len);
 static ngx_int_t ngx_neonpro_ws_frame_done(ngx_neonpro_ws_conn_t *wc);
 static void ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc);
+static ngx_int_t ngx_neonpro_ws_deliver_one(void *data, uint64_t seq,
+    u_char *json, size_t len, ngx_neonpro_bus_origin_t *origin);
 static ngx_int_t ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc,
     ngx_uint_t opcode, u_char *data, size_t len);
 static void ngx_neonpro_ws_send_json(ngx_neonpro_ws_conn_t *wc, char *json);
@@ -501,12 +503,62 @@ ngx_neonpro_ws_leave(ngx_neonpro_ws_member_t *m)
 }
 
 
+/*
+ * Sends a stored message to one participant; the sender's own copy gets
+ * the "id" of its client envelope put in front of the other fields.
+ */
 static ngx_int_t
-ngx_neonpro_ws_replay_one(void *data, uint64_t seq, u_char *json, size_t len)
+ngx_neonpro_ws_send_stored(ngx_neonpro_ws_conn_t *wc, u_char *json,
+    size_t len, ngx_neonpro_bus_origin_t *origin)
+{
+    char       *id;
+    u_char     *copy, *p;
+    size_t      id_len;
+    json_t     *value;
+    ngx_int_t   rc;
+
+    if (origin->id[0] == '\0' || origin->pid != ngx_pid
+        || origin->connection != wc->id || len < 2)
+    {
+        return ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_TEXT, json, len);
+    }
+
+    value = json_string(origin->id);
+    id = value ? json_dumps(value, JSON_ENCODE_ANY) : NULL;
+    json_decref(value);
+
+    if (id == NULL) {
+        return ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_TEXT, json, len);
+    }
+
+    id_len = ngx_strlen(id);
+
+    copy = ngx_alloc(len + id_len + sizeof("\"id\":,"), wc->connection->log);
+    if (copy == NULL) {
+        free(id);
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(copy, "{\"id\":", sizeof("{\"id\":") - 1);
+    p = ngx_cpymem(p, id, id_len);
+    *p++ = ',';
+    p = ngx_cpymem(p, json + 1, len - 1);
+    free(id);
+
+    rc = ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_TEXT, copy, p - copy);
+    ngx_free(copy);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_neonpro_ws_replay_one(void *data, uint64_t seq, u_char *json, size_t len,
+    ngx_neonpro_bus_origin_t *origin)
 {
     ngx_neonpro_ws_conn_t  *wc = data;
 
-    return ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_TEXT, json, len);
+    return ngx_neonpro_ws_send_stored(wc, json, len, origin);
 }
 
 
@@ -549,7 +601,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
 {
     char                         *json, sid[NGX_NEONPRO_CHAT_ID_MAX + 1];
     u_char                        id[NGX_INT_T_LEN * 2 + 2];
-    uint64_t                      seq;
+    uint64_t                      seq, oldest;
     ngx_int_t                     rc;
     ngx_neonpro_ws_member_t      *m;
     ngx_neonpro_ws_session_t     *s;
@@ -557,6 +609,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
     ngx_neonpro_chat_error_t      err;
     ngx_neonpro_chat_limits_t     limits;
     ngx_neonpro_chat_envelope_t   env;
+    ngx_neonpro_bus_origin_t      origin;
 
     if (wc->parser.message_opcode != NGX_NEONPRO_WS_OPCODE_TEXT) {
         head.id = NULL;
@@ -675,12 +728,37 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
         }
 
         /* NOTE: anonymous until identity reaches the chat module */
+        origin.pid = ngx_pid;
+        origin.connection = wc->id;
+        origin.id[0] = '\0';
+
+        if (env.id) {
+            ngx_cpystrn((u_char *) origin.id, (u_char *) env.id,
+                        ngx_min(env.id_len + 1, sizeof(origin.id)));
+        }
+
         rc = ngx_neonpro_ws_bus->publish(&s->id, "anonymous", "anonymous",
-                                         env.content, env.content_len, &seq);
+                                         env.content, env.content_len,
+                                         &origin, &seq);
         if (rc != NGX_OK) {
             json = ngx_neonpro_chat_build_error(&head,
                                           NGX_NEONPRO_CHAT_INTERNAL_ERROR,
                                           "could not store the message", 1);
+            break;
+        }
+
+        /*
+         * With nothing from other workers pending, this worker's own
+         * message goes out at once: a burst larger than the history
+         * still reaches every local participant in order.
+         */
+
+        if (s->delivered == seq - 1
+            && ngx_neonpro_ws_bus->read(&s->id, seq - 1, seq, &oldest,
+                                        ngx_neonpro_ws_deliver_one, s)
+               == NGX_OK)
+        {
+            s->delivered = seq;
         }
 
         break;
@@ -696,7 +774,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
 
 static ngx_int_t
 ngx_neonpro_ws_deliver_one(void *data, uint64_t seq, u_char *json,
-    size_t len)
+    size_t len, ngx_neonpro_bus_origin_t *origin)
 {
     ngx_neonpro_ws_session_t  *s = data;
 
@@ -708,8 +786,7 @@ ngx_neonpro_ws_deliver_one(void *data, uint64_t seq, u_char *json,
          q = ngx_queue_next(q))
     {
         m = ngx_queue_data(q, ngx_neonpro_ws_member_t, in_session);
-        (void) ngx_neonpro_ws_send(m->conn, NGX_NEONPRO_WS_OPCODE_TEXT, json,
-                                   len);
+        (void) ngx_neonpro_ws_send_stored(m->conn, json, len, origin);
     }
 
     return NGX_OK;
