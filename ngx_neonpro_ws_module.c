@@ -88,6 +88,13 @@ static ngx_command_t  ngx_neonpro_ws_commands[] = {
       offsetof(ngx_neonpro_ws_loc_conf_t, connections_per_ip),
       NULL },
 
+    { ngx_string("neonpro_chat_deflate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, deflate),
+      NULL },
+
     { ngx_string("neonpro_chat_origins"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_neonpro_ws_origins,
@@ -389,6 +396,71 @@ ngx_neonpro_ws_check_handshake(ngx_http_request_t *r,
 }
 
 
+/*
+ * Accepts the first acceptable permessage-deflate offer (RFC 7692) and
+ * answers it; the connection compresses only when this set wc->deflate.
+ */
+static ngx_int_t
+ngx_neonpro_ws_negotiate_deflate(ngx_http_request_t *r,
+    ngx_neonpro_ws_conn_t *wc)
+{
+    ngx_str_t                         value;
+    ngx_uint_t                        count;
+    ngx_neonpro_ws_deflate_params_t  *params;
+    ngx_neonpro_ws_deflate_policy_t   policy;
+
+    if (ngx_neonpro_ws_header(r, "sec-websocket-extensions", &value, &count)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (count == 0) {
+        return NGX_OK;
+    }
+
+    params = ngx_pcalloc(r->pool, sizeof(ngx_neonpro_ws_deflate_params_t));
+    if (params == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&policy, sizeof(policy));
+    policy.enabled = 1;
+    policy.server_max_window_bits = NGX_NEONPRO_WS_DEFLATE_MAX_WINDOW_BITS;
+    policy.client_max_window_bits = NGX_NEONPRO_WS_DEFLATE_MAX_WINDOW_BITS;
+
+    if (ngx_neonpro_ws_deflate_negotiate(value.data, value.len, &policy,
+                                         params)
+        != NGX_NEONPRO_WS_DEFLATE_OK)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_neonpro_ws_deflate_inflater_init(&wc->inflater, params,
+                                             wc->conf->max_message_size)
+        != NGX_NEONPRO_WS_DEFLATE_OK
+        || ngx_neonpro_ws_deflate_deflater_init(&wc->deflater, params,
+                                                Z_DEFAULT_COMPRESSION, 8)
+           != NGX_NEONPRO_WS_DEFLATE_OK)
+    {
+        ngx_neonpro_ws_deflate_inflater_free(&wc->inflater);
+        ngx_neonpro_ws_deflate_deflater_free(&wc->deflater);
+        return NGX_ERROR;
+    }
+
+    if (ngx_neonpro_ws_push_header(r, "Sec-WebSocket-Extensions",
+                                   params->response, params->response_len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    wc->deflate = params;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_neonpro_ws_handler(ngx_http_request_t *r)
 {
@@ -510,6 +582,10 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
     cln->handler = ngx_neonpro_ws_cleanup;
     cln->data = wc;
     wc->address_counted = 1;
+
+    if (wlcf->deflate && ngx_neonpro_ws_negotiate_deflate(r, wc) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     /* the 101 response; nginx's header filter adds Connection: upgrade */
 
@@ -717,6 +793,7 @@ ngx_neonpro_ws_create_loc_conf(ngx_conf_t *cf)
     conf->idle_timeout = NGX_CONF_UNSET_MSEC;
     conf->message_rate = NGX_CONF_UNSET_UINT;
     conf->connections_per_ip = NGX_CONF_UNSET_UINT;
+    conf->deflate = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
 
     return conf;
@@ -739,6 +816,7 @@ ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->message_rate, prev->message_rate, 100);
     ngx_conf_merge_uint_value(conf->connections_per_ip,
                               prev->connections_per_ip, 10);
+    ngx_conf_merge_value(conf->deflate, prev->deflate, 0);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
 
     return NGX_CONF_OK;

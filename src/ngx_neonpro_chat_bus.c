@@ -263,12 +263,22 @@ ngx_neonpro_bus_init_process(ngx_cycle_t *cycle,
 void
 ngx_neonpro_bus_exit_process(ngx_cycle_t *cycle)
 {
-    if (ngx_neonpro_bus_connection) {
-        ngx_del_event(ngx_neonpro_bus_connection->read, NGX_READ_EVENT,
-                      NGX_CLOSE_EVENT);
-        ngx_free_connection(ngx_neonpro_bus_connection);
-        ngx_neonpro_bus_connection = NULL;
+    ngx_connection_t  *c;
+
+    c = ngx_neonpro_bus_connection;
+
+    if (c == NULL) {
+        return;
     }
+
+    /* this worker's copy of its eventfd goes with it */
+
+    ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    (void) close(c->fd);
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    ngx_neonpro_bus_connection = NULL;
 }
 
 

@@ -12,6 +12,7 @@
 
 #include "ngx_neonpro.h"
 #include "ngx_neonpro_utf8.h"
+#include "ngx_neonpro_ws_deflate.h"
 #include "ngx_neonpro_ws_frame.h"
 #include "ngx_neonpro_ws_limits.h"
 
@@ -24,6 +25,7 @@ typedef struct {
     ngx_msec_t                  idle_timeout;
     ngx_uint_t                  message_rate;  /* per minute */
     ngx_uint_t                  connections_per_ip;
+    ngx_flag_t                  deflate;
     ngx_array_t                *origins;       /* of ngx_neonpro_ws_str_t */
 } ngx_neonpro_ws_loc_conf_t;
 
@@ -73,6 +75,11 @@ struct ngx_neonpro_ws_conn_s {
 
     ngx_uint_t                  lang;
     ngx_neonpro_ws_rate_t       rate;
+
+    /* permessage-deflate, when negotiated */
+    ngx_neonpro_ws_deflate_params_t    *deflate;
+    ngx_neonpro_ws_deflate_inflater_t   inflater;
+    ngx_neonpro_ws_deflate_deflater_t   deflater;
 
     unsigned                    address_counted:1;
     unsigned                    close_sent:1;

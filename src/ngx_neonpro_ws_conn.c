@@ -43,6 +43,7 @@ static void ngx_neonpro_ws_heartbeat(ngx_event_t *ev);
 static ngx_int_t ngx_neonpro_ws_process(ngx_neonpro_ws_conn_t *wc,
     u_char *p, size_t len);
 static ngx_int_t ngx_neonpro_ws_frame_done(ngx_neonpro_ws_conn_t *wc);
+static ngx_int_t ngx_neonpro_ws_inflate_dispatch(ngx_neonpro_ws_conn_t *wc);
 static void ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc);
 static ngx_int_t ngx_neonpro_ws_deliver_one(void *data, uint64_t seq,
     u_char *json, size_t len, ngx_neonpro_bus_origin_t *origin);
@@ -84,7 +85,8 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
     ngx_queue_init(&wc->memberships);
     wc->last_out = &wc->out;
 
-    ngx_neonpro_ws_parser_init(&wc->parser, wc->conf->max_message_size, 0);
+    ngx_neonpro_ws_parser_init(&wc->parser, wc->conf->max_message_size,
+                               wc->deflate != NULL);
 
     wc->recv_size = NGX_NEONPRO_WS_RECV_SIZE;
     wc->recv_buf = ngx_palloc(r->pool, wc->recv_size);
@@ -318,6 +320,7 @@ ngx_neonpro_ws_process(ngx_neonpro_ws_conn_t *wc, u_char *p, size_t len)
 
             if (!(ps->opcode & 0x8)
                 && ps->message_opcode == NGX_NEONPRO_WS_OPCODE_TEXT
+                && !ps->message_compressed
                 && ngx_neonpro_utf8_feed(&wc->utf8, dst, n)
                    != NGX_NEONPRO_UTF8_OK)
             {
@@ -375,6 +378,10 @@ ngx_neonpro_ws_frame_done(ngx_neonpro_ws_conn_t *wc)
         return NGX_OK;
     }
 
+    if (ps->message_compressed) {
+        return ngx_neonpro_ws_inflate_dispatch(wc);
+    }
+
     if (ps->message_opcode == NGX_NEONPRO_WS_OPCODE_TEXT
         && !ngx_neonpro_utf8_complete(&wc->utf8))
     {
@@ -383,6 +390,102 @@ ngx_neonpro_ws_frame_done(ngx_neonpro_ws_conn_t *wc)
     }
 
     ngx_neonpro_ws_dispatch(wc);
+
+    return wc->closing ? NGX_DONE : NGX_OK;
+}
+
+
+static int
+ngx_neonpro_ws_grow_buf(ngx_neonpro_ws_deflate_buf_t *b, size_t size)
+{
+    u_char  *p;
+
+    p = ngx_alloc(size, b->ctx);
+    if (p == NULL) {
+        return -1;
+    }
+
+    if (b->data) {
+        ngx_memcpy(p, b->data, b->len);
+        ngx_free(b->data);
+    }
+
+    b->data = p;
+    b->size = size;
+
+    return 0;
+}
+
+
+/*
+ * Inflates a compressed message (RFC 7692, section 7.2.2), checks its text
+ * as UTF-8 and dispatches it: too large closes with 1009, corrupt data and
+ * bad text with 1007, a zlib failure with 1011.
+ */
+static ngx_int_t
+ngx_neonpro_ws_inflate_dispatch(ngx_neonpro_ws_conn_t *wc)
+{
+    u_char                        *compressed;
+    size_t                         compressed_len, compressed_size;
+    ngx_uint_t                     code;
+    ngx_neonpro_ws_deflate_buf_t   out;
+    ngx_neonpro_ws_deflate_rc_e    rc;
+
+    ngx_memzero(&out, sizeof(out));
+    out.grow = ngx_neonpro_ws_grow_buf;
+    out.ctx = wc->connection->log;
+
+    rc = ngx_neonpro_ws_deflate_decompress(&wc->inflater, wc->message,
+                                           wc->message_len, 1, &out);
+
+    if (rc != NGX_NEONPRO_WS_DEFLATE_OK) {
+        code = (rc == NGX_NEONPRO_WS_DEFLATE_TOO_LARGE)
+               ? NGX_NEONPRO_WS_CLOSE_TOO_BIG
+               : (rc == NGX_NEONPRO_WS_DEFLATE_INVALID)
+                 ? NGX_NEONPRO_WS_CLOSE_INVALID_PAYLOAD
+                 : NGX_NEONPRO_WS_CLOSE_INTERNAL_ERROR;
+
+        ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
+                      "neonpro: closing WebSocket with %ui: compressed "
+                      "message failed to inflate", code);
+
+        if (out.data) {
+            ngx_free(out.data);
+        }
+
+        ngx_neonpro_ws_fail(wc, code, NULL);
+        return NGX_DONE;
+    }
+
+    if (wc->parser.message_opcode == NGX_NEONPRO_WS_OPCODE_TEXT
+        && !ngx_neonpro_utf8_valid(out.data, out.len))
+    {
+        if (out.data) {
+            ngx_free(out.data);
+        }
+
+        ngx_neonpro_ws_fail(wc, NGX_NEONPRO_WS_CLOSE_INVALID_PAYLOAD, NULL);
+        return NGX_DONE;
+    }
+
+    /* dispatch reads wc->message: lend it the inflated text */
+
+    compressed = wc->message;
+    compressed_len = wc->message_len;
+    compressed_size = wc->message_size;
+
+    wc->message = out.data;
+    wc->message_len = out.len;
+
+    ngx_neonpro_ws_dispatch(wc);
+
+    if (out.data) {
+        ngx_free(out.data);
+    }
+
+    wc->message = compressed;
+    wc->message_len = compressed_len;
+    wc->message_size = compressed_size;
 
     return wc->closing ? NGX_DONE : NGX_OK;
 }
@@ -882,13 +985,36 @@ static ngx_int_t
 ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc, ngx_uint_t opcode, u_char *data,
     size_t len)
 {
-    u_char       *p;
-    size_t        size;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    int                            rsv1;
+    u_char                        *p;
+    size_t                         size;
+    ngx_buf_t                     *b;
+    ngx_chain_t                   *cl;
+    ngx_neonpro_ws_deflate_buf_t   packed;
 
     if (wc->close_sent || wc->finalized) {
         return NGX_OK;
+    }
+
+    rsv1 = 0;
+    packed.data = NULL;
+
+    if (wc->deflate && opcode == NGX_NEONPRO_WS_OPCODE_TEXT) {
+        ngx_memzero(&packed, sizeof(packed));
+        packed.size = len + len / 8 + 64;
+        packed.data = ngx_alloc(packed.size, wc->connection->log);
+
+        if (packed.data
+            && ngx_neonpro_ws_deflate_compress(&wc->deflater, data, len,
+                                               &packed)
+               == NGX_NEONPRO_WS_DEFLATE_OK)
+        {
+            data = packed.data;
+            len = packed.len;
+            rsv1 = 1;
+        }
+
+        /* otherwise the message goes out uncompressed, which is allowed */
     }
 
     size = NGX_NEONPRO_WS_MAX_SERVER_HEADER_LEN + len;
@@ -903,6 +1029,10 @@ ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc, ngx_uint_t opcode, u_char *data,
                       "queued (%ui on this worker so far)", wc->out_bytes,
                       ngx_neonpro_ws_slow_consumers);
 
+        if (packed.data) {
+            ngx_free(packed.data);
+        }
+
         ngx_neonpro_ws_fail(wc, NGX_NEONPRO_WS_CLOSE_POLICY, "slow consumer");
         return NGX_DONE;
     }
@@ -910,6 +1040,10 @@ ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc, ngx_uint_t opcode, u_char *data,
     cl = ngx_alloc(sizeof(ngx_chain_t) + sizeof(ngx_buf_t) + size,
                    wc->connection->log);
     if (cl == NULL) {
+        if (packed.data) {
+            ngx_free(packed.data);
+        }
+
         return NGX_ERROR;
     }
 
@@ -920,8 +1054,13 @@ ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc, ngx_uint_t opcode, u_char *data,
 
     b->start = p;
     b->pos = p;
-    b->last = p + ngx_neonpro_ws_frame_header(p, 1, 0, (int) opcode, len);
+    b->last = p + ngx_neonpro_ws_frame_header(p, 1, rsv1, (int) opcode, len);
     b->last = ngx_cpymem(b->last, data, len);
+
+    if (packed.data) {
+        ngx_free(packed.data);
+    }
+
     b->end = b->last;
     b->memory = 1;
     b->flush = 1;
@@ -1130,6 +1269,12 @@ ngx_neonpro_ws_cleanup(void *data)
     if (wc->message) {
         ngx_free(wc->message);
         wc->message = NULL;
+    }
+
+    if (wc->deflate) {
+        ngx_neonpro_ws_deflate_inflater_free(&wc->inflater);
+        ngx_neonpro_ws_deflate_deflater_free(&wc->deflater);
+        wc->deflate = NULL;
     }
 
     if (wc->heartbeat.timer_set) {
