@@ -5,10 +5,10 @@
  * Sessions live in a red-black tree in a shared memory zone, each with its
  * last sequence number, a ring of the last messages (the JSON envelopes
  * as sent) and a count of participants per worker.  A publisher stores the
- * message under the zone's mutex and then wakes every other worker that
- * has participants through that worker's eventfd, which the master created
- * before forking; the worker reads the new messages from the ring.  No
- * worker polls.
+ * message under the zone's mutex.  It then writes to the eventfd of every
+ * other worker that has participants; the master made those eventfds
+ * before forking.  A woken worker reads the new messages from the ring, so
+ * no worker polls.
  */
 
 

@@ -926,7 +926,7 @@ ngx_neonpro_ws_deliver(void)
         }
 
         if (ngx_neonpro_ws_bus->read(&s->id, s->delivered, last, &oldest,
-                                     ngx_neonpro_ws_deliver_one, s)
+                                     NULL, NULL)
             != NGX_OK)
         {
             continue;
@@ -955,6 +955,11 @@ ngx_neonpro_ws_deliver(void)
                 ngx_neonpro_ws_send_json(m->conn, json);
             }
         }
+
+        /* the gap notice comes first, then what the history still holds */
+
+        (void) ngx_neonpro_ws_bus->read(&s->id, s->delivered, last, &oldest,
+                                        ngx_neonpro_ws_deliver_one, s);
 
         s->delivered = last;
     }
