@@ -20,7 +20,7 @@ DEBIAN_PACKAGES := gcc make git curl ca-certificates \
 	libpq-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev \
 	libssl-dev zlib1g-dev \
 	python3-fastapi python3-uvicorn python3-pytest python3-httpx \
-	python3-websockets wrk linux-perf clang libclang-rt-14-dev
+	python3-websockets wrk linux-perf clang libclang-rt-14-dev chromium
 
 SOURCES := $(wildcard *.c src/*.c src/*.h) config
 
@@ -39,6 +39,14 @@ deps:
 	    apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	        --no-install-recommends $$missing; \
+	fi
+	@# Node.js and npm as the machine has them; Debian's only when absent,
+	@# since Debian's npm conflicts with a Node.js installed otherwise.
+	@if ! command -v npm > /dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	fi
+	@if [ ! -d t/browser/node_modules/playwright-core ]; then \
+	    cd t/browser && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
 build: deps $(MODULE)

@@ -1,0 +1,109 @@
+// The demo chat page: one WebSocket to /ws/chat speaking neonpro.chat.v1.
+// On a close with 1001 ("reconnect", a reload of nginx) it reconnects and
+// resumes the session after the last seq it showed, so nothing is lost.
+
+"use strict";
+
+const PROTOCOL = "neonpro.chat.v1";
+
+const state = {
+  socket: null,
+  session: null,
+  lastSeq: 0,
+  worker: null,
+};
+
+const statusLine = document.getElementById("status");
+const list = document.getElementById("messages");
+const sessionInput = document.getElementById("session");
+const messageInput = document.getElementById("message");
+const sendButton = document.getElementById("send");
+
+function showStatus(text, value) {
+  statusLine.textContent = text;
+  statusLine.dataset.state = value;
+}
+
+function addLine(text, kind, seq) {
+  const item = document.createElement("li");
+  item.textContent = text;
+  item.className = kind;
+  if (seq !== undefined) {
+    item.dataset.seq = String(seq);
+  }
+  list.appendChild(item);
+}
+
+function send(envelope) {
+  if (state.socket && state.socket.readyState === WebSocket.OPEN) {
+    state.socket.send(JSON.stringify(envelope));
+  }
+}
+
+function handle(envelope) {
+  const data = envelope.data || {};
+  switch (envelope.type) {
+    case "hello":
+      state.worker = data.worker;
+      showStatus(`Conectado (worker ${data.worker})`, "open");
+      if (state.session) {
+        send({ type: "resume", session_id: state.session, data: { after_seq: state.lastSeq } });
+      }
+      break;
+    case "joined":
+      sendButton.disabled = false;
+      addLine(`Na sessão ${envelope.session_id}`, "system");
+      break;
+    case "message":
+      if (data.seq > state.lastSeq) {
+        state.lastSeq = data.seq;
+        addLine(`${data.user ? data.user.role : "?"}: ${data.content}`, "message", data.seq);
+      }
+      break;
+    case "gap":
+      addLine(`Mensagens ${data.from_seq} a ${data.to_seq} não estão mais disponíveis`, "system");
+      state.lastSeq = Math.max(state.lastSeq, data.to_seq);
+      break;
+    case "error":
+      addLine(`${data.code}: ${data.message}`, "error");
+      break;
+    default:
+      break;
+  }
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/chat`, PROTOCOL);
+  state.socket = socket;
+  showStatus("Conectando…", "connecting");
+
+  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  socket.addEventListener("close", (event) => {
+    sendButton.disabled = true;
+    showStatus(`Desconectado (${event.code})`, "closed");
+    // 1001 with "reconnect" is a reload; other closes retry more slowly.
+    setTimeout(connect, event.code === 1001 ? 100 : 2000);
+  });
+}
+
+document.getElementById("session-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.session = sessionInput.value;
+  state.lastSeq = 0;
+  list.replaceChildren();
+  send({ type: "join", session_id: state.session, data: { agent: false } });
+});
+
+document.getElementById("message-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const content = messageInput.value.trim();
+  if (content && state.session) {
+    send({ type: "message", session_id: state.session, data: { content } });
+    messageInput.value = "";
+  }
+});
+
+sessionInput.value = new URLSearchParams(location.search).get("session")
+  || `demo-${Math.random().toString(36).slice(2, 10)}`;
+connect();

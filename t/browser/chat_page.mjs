@@ -1,0 +1,74 @@
+// Opens the demo chat page in two headless Chromium tabs that nginx serves
+// from different workers, joins one session in both, sends a message from
+// the first tab and waits for it in the second.  Prints one JSON line with
+// what it saw and exits 0 when the message arrived in both tabs.
+//
+// Usage: node chat_page.mjs http://127.0.0.1:PORT/chat/ SESSION
+
+import { chromium } from "playwright-core";
+
+const [pageUrl, session] = process.argv.slice(2);
+const MAX_TABS = 8;
+const WAIT_MS = 15000;
+
+// Without these flags Chromium keeps trying hosts that a closed network
+// refuses, and as root it needs --no-sandbox.
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update",
+         "--disable-sync"],
+});
+
+async function openTab() {
+  const page = await browser.newPage();
+  await page.goto(`${pageUrl}?session=${session}`);
+  await page.waitForSelector('#status[data-state="open"]', { timeout: WAIT_MS });
+  const status = await page.textContent("#status");
+  return { page, worker: status.match(/worker (\d+)/)[1] };
+}
+
+const result = { ok: false, workers: [], received: [] };
+
+try {
+  const first = await openTab();
+  let second = null;
+
+  for (let i = 0; i < MAX_TABS && second === null; i++) {
+    const tab = await openTab();
+    if (tab.worker !== first.worker) {
+      second = tab;
+    } else {
+      await tab.page.close();
+    }
+  }
+
+  if (second === null) {
+    throw new Error(`every tab landed on worker ${first.worker}`);
+  }
+
+  result.workers = [first.worker, second.worker];
+
+  for (const tab of [first, second]) {
+    await tab.page.click('#session-form button[type="submit"]');
+    await tab.page.waitForSelector("#send:not([disabled])", { timeout: WAIT_MS });
+  }
+
+  const text = "Olá do navegador";
+  await first.page.fill("#message", text);
+  await first.page.click("#send");
+
+  for (const tab of [first, second]) {
+    const item = await tab.page.waitForSelector("li.message", { timeout: WAIT_MS });
+    result.received.push(await item.textContent());
+  }
+
+  result.ok = result.received.every((line) => line.endsWith(text));
+} catch (error) {
+  result.error = String(error);
+} finally {
+  await browser.close();
+}
+
+console.log(JSON.stringify(result));
+process.exit(result.ok ? 0 : 1);
