@@ -104,6 +104,7 @@ ngx_neonpro demo
   http://127.0.0.1:$nginx_port/api/appointments     api class
   http://127.0.0.1:$nginx_port/api/patients/1       patient class (legal basis required)
   http://127.0.0.1:$nginx_port/v1/chat              chat with the agent (POST)
+  http://127.0.0.1:$nginx_port/chat/                chat page (WebSocket /ws/chat)
   http://127.0.0.1:$agent_port/                     the reference agent, direct
 
 Try:

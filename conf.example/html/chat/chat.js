@@ -1,6 +1,7 @@
 // The demo chat page: one WebSocket to /ws/chat speaking neonpro.chat.v1.
 // On a close with 1001 ("reconnect", a reload of nginx) it reconnects and
-// resumes the session after the last seq it showed, so nothing is lost.
+// resumes the session after the last seq it showed, so it misses nothing
+// that the session's history still holds.
 
 "use strict";
 
