@@ -60,6 +60,13 @@ static ngx_neonpro_bus_t  *ngx_neonpro_ws_bus = &ngx_neonpro_bus_shm;
 static ngx_queue_t         ngx_neonpro_ws_sessions;
 static ngx_uint_t          ngx_neonpro_ws_sessions_ready;
 
+/*
+ * One receive buffer for all connections of a worker: a read is parsed to
+ * the end before the handler returns, since payload bytes are copied into
+ * the message or control buffer, so no bytes wait here between events.
+ */
+static u_char              ngx_neonpro_ws_recv_buf[NGX_NEONPRO_WS_RECV_SIZE];
+
 /* connections of this worker closed as slow consumers, for the logs */
 static ngx_uint_t          ngx_neonpro_ws_slow_consumers;
 
@@ -70,11 +77,9 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
     char                       *json;
     u_char                      id[NGX_INT_T_LEN * 2 + 2];
     ngx_connection_t           *c;
-    ngx_http_request_t         *r;
     ngx_neonpro_chat_head_t     head;
     ngx_neonpro_chat_limits_t   limits;
 
-    r = wc->request;
     c = wc->connection;
 
     if (!ngx_neonpro_ws_sessions_ready) {
@@ -89,7 +94,7 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
                                wc->deflate != NULL);
 
     wc->recv_size = NGX_NEONPRO_WS_RECV_SIZE;
-    wc->recv_buf = ngx_palloc(r->pool, wc->recv_size);
+    wc->recv_buf = ngx_neonpro_ws_recv_buf;
 
     c->log->action = "in a chat WebSocket";
     c->read->handler = ngx_neonpro_ws_read_event;
@@ -107,11 +112,6 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
     wc->heartbeat.log = c->log;
     wc->last_activity = ngx_current_msec;
     ngx_add_timer(&wc->heartbeat, wc->conf->heartbeat);
-
-    if (wc->recv_buf == NULL) {
-        ngx_neonpro_ws_close_later(wc);
-        return;
-    }
 
     ngx_sprintf(id, "%P-%ui%Z", ngx_pid, wc->id);
 
