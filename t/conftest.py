@@ -28,7 +28,7 @@ MODULE = Path(
         "NEONPRO_MODULE", str(REPO / "build" / "nginx" / "objs" / "ngx_neonpro_module.so")
     )
 )
-NGINX = "/usr/sbin/nginx"
+NGINX = os.environ.get("NEONPRO_NGINX", "/usr/sbin/nginx")
 PYTHON = "/usr/bin/python3"
 
 AGENT_APP_DIR = REPO / "docker" / "agent"
