@@ -21,6 +21,8 @@ static char *ngx_neonpro_ws_chat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_neonpro_ws_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_neonpro_ws_session_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_neonpro_ws_create_main_conf(ngx_conf_t *cf);
 static void *ngx_neonpro_ws_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -42,6 +44,13 @@ static ngx_command_t  ngx_neonpro_ws_commands[] = {
     { ngx_string("neonpro_chat_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_neonpro_ws_chat_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_chat_session_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_ws_session_ttl,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -651,7 +660,8 @@ ngx_neonpro_ws_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (!wmcf->zone_added) {
         wmcf->zone_added = 1;
 
-        if (ngx_neonpro_bus_add_zone(cf, wmcf->zone_size, wmcf->history)
+        if (ngx_neonpro_bus_add_zone(cf, wmcf->zone_size, wmcf->history,
+                                     wmcf->session_ttl)
             != NGX_OK
             || ngx_neonpro_ws_limits_add_zone(cf) != NGX_OK)
         {
@@ -705,6 +715,35 @@ ngx_neonpro_ws_chat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         wmcf->history = history;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_neonpro_ws_session_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_ws_main_conf_t *wmcf = conf;
+
+    time_t      ttl;
+    ngx_str_t  *value;
+
+    if (wmcf->zone_added) {
+        return "must come before the first neonpro_chat";
+    }
+
+    value = cf->args->elts;
+    ttl = ngx_parse_time(&value[1], 1);
+
+    if (ttl == (time_t) NGX_ERROR || ttl <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "expected a time such as 24h", &value[1],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf->session_ttl = ttl;
 
     return NGX_CONF_OK;
 }
@@ -771,6 +810,7 @@ ngx_neonpro_ws_create_main_conf(ngx_conf_t *cf)
 
     wmcf->zone_size = 16 * 1024 * 1024;
     wmcf->history = 64;
+    wmcf->session_ttl = 86400;
 
     return wmcf;
 }

@@ -28,6 +28,7 @@ typedef struct {
 
 typedef struct {
     ngx_str_node_t             sn;
+    time_t                     last_active;
     uint64_t                   seq;
     ngx_uint_t                 head;
     ngx_uint_t                 count;
@@ -40,6 +41,7 @@ typedef struct {
     ngx_rbtree_t               rbtree;
     ngx_rbtree_node_t          sentinel;
     ngx_uint_t                 history;
+    time_t                     ttl;
 } ngx_neonpro_bus_sh_t;
 
 
@@ -66,6 +68,7 @@ ngx_neonpro_bus_t  ngx_neonpro_bus_shm = {
 static ngx_shm_zone_t             *ngx_neonpro_bus_zone;
 static ngx_cycle_t                *ngx_neonpro_bus_zone_cycle;
 static ngx_uint_t                  ngx_neonpro_bus_history;
+static time_t                      ngx_neonpro_bus_ttl;
 static int                         ngx_neonpro_bus_fds[
                                        NGX_NEONPRO_BUS_MAX_WORKERS];
 static ngx_uint_t                  ngx_neonpro_bus_nfds;
@@ -83,6 +86,7 @@ ngx_neonpro_bus_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (data) {
         /* a reload keeps the sessions and their history */
         shm_zone->data = data;
+        ((ngx_neonpro_bus_sh_t *) data)->ttl = ngx_neonpro_bus_ttl;
         return NGX_OK;
     }
 
@@ -100,6 +104,7 @@ ngx_neonpro_bus_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_str_rbtree_insert_value);
     sh->history = ngx_neonpro_bus_history;
+    sh->ttl = ngx_neonpro_bus_ttl;
 
     shpool->data = sh;
     shm_zone->data = sh;
@@ -109,7 +114,8 @@ ngx_neonpro_bus_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 ngx_int_t
-ngx_neonpro_bus_add_zone(ngx_conf_t *cf, size_t size, ngx_uint_t history)
+ngx_neonpro_bus_add_zone(ngx_conf_t *cf, size_t size, ngx_uint_t history,
+    time_t ttl)
 {
     ngx_str_t        name = ngx_string("neonpro_chat");
     ngx_shm_zone_t  *zone;
@@ -125,6 +131,7 @@ ngx_neonpro_bus_add_zone(ngx_conf_t *cf, size_t size, ngx_uint_t history)
     ngx_neonpro_bus_zone = zone;
     ngx_neonpro_bus_zone_cycle = cf->cycle;
     ngx_neonpro_bus_history = history;
+    ngx_neonpro_bus_ttl = ttl;
 
     return NGX_OK;
 }
@@ -294,6 +301,70 @@ ngx_neonpro_bus_find(ngx_neonpro_bus_sh_t *sh, ngx_str_t *session)
 }
 
 
+static void
+ngx_neonpro_bus_drop_oldest(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
+    ngx_neonpro_bus_session_t *s)
+{
+    ngx_neonpro_bus_entry_t  *e;
+
+    e = &s->entries[s->head];
+    ngx_slab_free_locked(shpool, e->json);
+    e->json = NULL;
+
+    s->head = (s->head + 1) % sh->history;
+    s->count--;
+}
+
+
+/*
+ * Starts an idle session over once it is older than the ttl: its history
+ * goes and its sequence restarts, so a client that resumes sees a last_seq
+ * below its own and drops its copy.  Only a session without participants
+ * on any worker expires.
+ */
+static void
+ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
+    ngx_neonpro_bus_session_t *s)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_NEONPRO_BUS_MAX_WORKERS; i++) {
+        if (s->subscribers[i]) {
+            return;
+        }
+    }
+
+    if (ngx_time() - s->last_active < sh->ttl) {
+        return;
+    }
+
+    while (s->count) {
+        ngx_neonpro_bus_drop_oldest(shpool, sh, s);
+    }
+
+    s->head = 0;
+    s->seq = 0;
+}
+
+
+static void
+ngx_neonpro_bus_expire_all(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh)
+{
+    ngx_rbtree_node_t  *node;
+
+    if (sh->rbtree.root == &sh->sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(sh->rbtree.root, &sh->sentinel);
+         node;
+         node = ngx_rbtree_next(&sh->rbtree, node))
+    {
+        ngx_neonpro_bus_expire(shpool, sh, (ngx_neonpro_bus_session_t *) node);
+    }
+}
+
+
 static ngx_int_t
 ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq)
 {
@@ -314,8 +385,18 @@ ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq)
                + (sh->history - 1) * sizeof(ngx_neonpro_bus_entry_t);
 
         s = ngx_slab_calloc_locked(shpool, size + session->len);
+
+        if (s == NULL) {
+            /* the zone is full: expired sessions give back their history */
+            ngx_neonpro_bus_expire_all(shpool, sh);
+            s = ngx_slab_calloc_locked(shpool, size + session->len);
+        }
+
         if (s == NULL) {
             ngx_shmtx_unlock(&shpool->mutex);
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "neonpro: the neonpro_chat zone is full, "
+                          "a new session was rejected");
             return NGX_ERROR;
         }
 
@@ -327,7 +408,10 @@ ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq)
         ngx_rbtree_insert(&sh->rbtree, &s->sn.node);
     }
 
+    ngx_neonpro_bus_expire(shpool, sh, s);
+
     s->subscribers[ngx_worker]++;
+    s->last_active = ngx_time();
     *last_seq = s->seq;
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -337,8 +421,10 @@ ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq)
 
 
 /*
- * NOTE: a session stays in the zone after its last participant leaves, so
- * that a reconnecting client can resume; sessions do not expire yet.
+ * A session stays in the zone after its last participant leaves, so that a
+ * reconnecting client can resume.  NOTE: its tree node stays too, after it
+ * expires; only its history is given back, when it is joined again or the
+ * zone runs out of memory.
  */
 static void
 ngx_neonpro_bus_leave(ngx_str_t *session)
@@ -360,19 +446,6 @@ ngx_neonpro_bus_leave(ngx_str_t *session)
 }
 
 
-static void
-ngx_neonpro_bus_drop_oldest(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
-    ngx_neonpro_bus_session_t *s)
-{
-    ngx_neonpro_bus_entry_t  *e;
-
-    e = &s->entries[s->head];
-    ngx_slab_free_locked(shpool, e->json);
-    e->json = NULL;
-
-    s->head = (s->head + 1) % sh->history;
-    s->count--;
-}
 
 
 static ngx_int_t
@@ -441,6 +514,8 @@ ngx_neonpro_bus_publish(ngx_str_t *session, const char *user_id,
 
     ngx_memcpy(copy, json, len);
     free(json);
+
+    s->last_active = ngx_time();
 
     e = &s->entries[(s->head + s->count) % sh->history];
     e->seq = ++s->seq;

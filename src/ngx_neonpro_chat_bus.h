@@ -59,7 +59,7 @@ extern ngx_neonpro_bus_t  ngx_neonpro_bus_shm;
 
 
 ngx_int_t ngx_neonpro_bus_add_zone(ngx_conf_t *cf, size_t size,
-    ngx_uint_t history);
+    ngx_uint_t history, time_t ttl);
 ngx_int_t ngx_neonpro_bus_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_neonpro_bus_init_process(ngx_cycle_t *cycle,
     ngx_neonpro_bus_wakeup_pt wakeup);

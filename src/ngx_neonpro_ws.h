@@ -34,6 +34,7 @@ typedef struct {
     ngx_flag_t                  zone_added;
     size_t                      zone_size;
     ngx_uint_t                  history;
+    time_t                      session_ttl;
 } ngx_neonpro_ws_main_conf_t;
 
 

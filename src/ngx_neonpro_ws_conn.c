@@ -57,6 +57,17 @@ static void ngx_neonpro_ws_close_later(ngx_neonpro_ws_conn_t *wc);
 
 
 static ngx_neonpro_bus_t  *ngx_neonpro_ws_bus = &ngx_neonpro_bus_shm;
+
+
+static time_t
+ngx_neonpro_ws_session_seconds(ngx_neonpro_ws_conn_t *wc)
+{
+    ngx_neonpro_ws_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(wc->request, ngx_neonpro_ws_module);
+
+    return wmcf->session_ttl;
+}
 static ngx_queue_t         ngx_neonpro_ws_sessions;
 static ngx_uint_t          ngx_neonpro_ws_sessions_ready;
 
@@ -124,7 +135,7 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
     limits.messages_per_minute = (json_int_t) wc->conf->message_rate;
     limits.heartbeat_seconds = (json_int_t) wc->conf->heartbeat / 1000;
     limits.idle_seconds = (json_int_t) wc->conf->idle_timeout / 1000;
-    limits.session_seconds = 0;
+    limits.session_seconds = (json_int_t) ngx_neonpro_ws_session_seconds(wc);
 
     json = ngx_neonpro_chat_build_hello(&head, (char *) id,
                                         (json_int_t) ngx_worker, &limits);
@@ -767,7 +778,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
         limits.messages_per_minute = (json_int_t) wc->conf->message_rate;
         limits.heartbeat_seconds = (json_int_t) wc->conf->heartbeat / 1000;
         limits.idle_seconds = (json_int_t) wc->conf->idle_timeout / 1000;
-        limits.session_seconds = 0;
+        limits.session_seconds = (json_int_t) ngx_neonpro_ws_session_seconds(wc);
 
         json = ngx_neonpro_chat_build_hello(&head, (char *) id,
                                             (json_int_t) ngx_worker, &limits);

@@ -67,3 +67,42 @@ def test_message_rate_per_connection(nginx):
     assert [reply["type"] for reply in replies] == ["message", "message", "error"]
     assert replies[2]["data"]["code"] == "RATE_LIMITED"
     assert replies[2]["data"]["retryable"] is True
+
+
+TTL_CHAT = """
+neonpro_chat_session_ttl 1s;
+server {
+    listen 127.0.0.1:{port};
+    location = /ws/chat { neonpro_chat; }
+}
+"""
+
+
+def test_idle_session_starts_over_after_ttl(nginx):
+    ng = nginx(TTL_CHAT)
+
+    async def post_and_leave():
+        ws = await open_chat(ng)
+        await ws.send(json.dumps({"type": "join", "session_id": "sess-ttl-001"}))
+        await asyncio.wait_for(ws.recv(), 10)
+        await ws.send(json.dumps({"type": "message", "session_id": "sess-ttl-001",
+                                  "data": {"content": "antes"}}))
+        await asyncio.wait_for(ws.recv(), 10)
+        await ws.close()
+
+    async def rejoin():
+        ws = await open_chat(ng)
+        await ws.send(json.dumps({"type": "join", "session_id": "sess-ttl-001"}))
+        joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        await ws.close()
+        return joined
+
+    asyncio.run(post_and_leave())
+    kept = asyncio.run(rejoin())
+    # The ttl counts whole seconds of nginx's clock; this wait only has to
+    # outlast it, and nothing below depends on how long it took.
+    asyncio.run(asyncio.sleep(2.5))
+    expired = asyncio.run(rejoin())
+
+    assert kept["data"]["last_seq"] == 1
+    assert expired["data"]["last_seq"] == 0
