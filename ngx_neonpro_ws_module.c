@@ -539,25 +539,6 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_neonpro_ws_ip_acquire(&r->connection->addr_text,
-                                  wlcf->connections_per_ip)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "neonpro: WebSocket handshake rejected: %V already "
-                      "has %ui chat connections", &r->connection->addr_text,
-                      wlcf->connections_per_ip);
-
-        if (ngx_neonpro_ws_push_header(r, "Retry-After", (u_char *) "60", 2)
-            == NULL)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_neonpro_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                 "RATE_LIMITED", NULL);
-    }
-
     key = ngx_neonpro_find_header_in(r, "sec-websocket-key",
                                      sizeof("sec-websocket-key") - 1);
 
@@ -582,14 +563,37 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, wc, ngx_neonpro_ws_module);
 
+    /* the cleanup may run before the connection starts: keep wc coherent */
+    ngx_queue_init(&wc->memberships);
+    wc->last_out = &wc->out;
+
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
-        ngx_neonpro_ws_ip_release(&r->connection->addr_text);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     cln->handler = ngx_neonpro_ws_cleanup;
     cln->data = wc;
+
+    if (ngx_neonpro_ws_ip_acquire(&r->connection->addr_text,
+                                  wlcf->connections_per_ip)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "neonpro: WebSocket handshake rejected: %V already "
+                      "has %ui chat connections", &r->connection->addr_text,
+                      wlcf->connections_per_ip);
+
+        if (ngx_neonpro_ws_push_header(r, "Retry-After", (u_char *) "60", 2)
+            == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_neonpro_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                 "RATE_LIMITED", NULL);
+    }
+
     wc->address_counted = 1;
 
     if (wlcf->deflate && ngx_neonpro_ws_negotiate_deflate(r, wc) != NGX_OK) {

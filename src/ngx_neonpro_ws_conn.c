@@ -98,9 +98,6 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
         ngx_neonpro_ws_sessions_ready = 1;
     }
 
-    ngx_queue_init(&wc->memberships);
-    wc->last_out = &wc->out;
-
     ngx_neonpro_ws_parser_init(&wc->parser, wc->conf->max_message_size,
                                wc->deflate != NULL);
 
