@@ -422,8 +422,8 @@ ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq)
 
 /*
  * A session stays in the zone after its last participant leaves, so that a
- * reconnecting client can resume.  NOTE: its tree node stays too, after it
- * expires; only its history is given back, when it is joined again or the
+ * reconnecting client can resume.  NOTE: an expired session keeps its tree
+ * node.  Only its history is freed, when it is joined again or when the
  * zone runs out of memory.
  */
 static void

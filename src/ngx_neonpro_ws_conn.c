@@ -369,7 +369,7 @@ ngx_neonpro_ws_frame_done(ngx_neonpro_ws_conn_t *wc)
             return NGX_DONE;
         }
 
-        /* echo the client's code; "no status" is answered with 1000 */
+        /* echo the client's code, and reply 1000 to "no status" */
         ngx_neonpro_ws_fail(wc, code == NGX_NEONPRO_WS_CLOSE_NO_STATUS
                                 ? NGX_NEONPRO_WS_CLOSE_NORMAL : code, NULL);
         return NGX_DONE;
@@ -676,7 +676,7 @@ ngx_neonpro_ws_replay_one(void *data, uint64_t seq, u_char *json, size_t len,
 /*
  * Sends what the client missed after after_seq, up to what this worker
  * delivered live, so that nothing arrives twice; a gap notice first when
- * the history no longer holds the start.
+ * the history no longer contains the start.
  */
 static void
 ngx_neonpro_ws_resume(ngx_neonpro_ws_conn_t *wc, ngx_neonpro_ws_session_t *s,
@@ -942,7 +942,7 @@ ngx_neonpro_ws_deliver(void)
 
         if (oldest > s->delivered + 1) {
 
-            /* this worker fell further behind than the history holds */
+            /* this worker fell further behind than the history reaches */
 
             ngx_memcpy(sid, s->id.data, s->id.len);
             sid[s->id.len] = '\0';
@@ -964,7 +964,7 @@ ngx_neonpro_ws_deliver(void)
             }
         }
 
-        /* the gap notice comes first, then what the history still holds */
+        /* the gap notice comes first, then what the history still contains */
 
         (void) ngx_neonpro_ws_bus->read(&s->id, s->delivered, last, &oldest,
                                         ngx_neonpro_ws_deliver_one, s);
