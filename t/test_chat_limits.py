@@ -3,6 +3,9 @@ minute per connection."""
 
 import asyncio
 import json
+import os
+import socket
+import struct
 
 import pytest
 import websockets
@@ -106,3 +109,78 @@ def test_idle_session_starts_over_after_ttl(nginx):
 
     assert kept["data"]["last_seq"] == 1
     assert expired["data"]["last_seq"] == 0
+
+
+SLOW_CHAT = """
+server {
+    listen 127.0.0.1:{port};
+    location = /ws/chat { neonpro_chat; neonpro_chat_send_queue 64k; }
+}
+"""
+
+
+def raw_join(port, session):
+    """Open a raw chat connection that has joined session; returns it."""
+    client = socket.socket()
+    # A small receive buffer fills after a few frames when nobody reads.
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.connect(("127.0.0.1", port))
+    client.settimeout(10)
+    client.sendall(
+        f"GET /ws/chat HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
+    )
+    payload = json.dumps({"type": "join", "session_id": session}).encode()
+    key = os.urandom(4)
+    masked = bytes(byte ^ key[i % 4] for i, byte in enumerate(payload))
+    client.sendall(bytes([0x81, 0x80 | len(payload)]) + key + masked)
+    return client
+
+
+def last_close_code(client):
+    """Read until the server closes; return the code of its Close frame."""
+    data = b""
+    while True:
+        chunk = client.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    # Frames start after the 101 response's header.
+    position, code = data.index(b"\r\n\r\n") + 4, None
+    while position + 2 <= len(data):
+        opcode, length = data[position] & 0x0F, data[position + 1] & 0x7F
+        header = 2
+        if length == 126:
+            length, header = struct.unpack("!H", data[position + 2:position + 4])[0], 4
+        elif length == 127:
+            length, header = struct.unpack("!Q", data[position + 2:position + 10])[0], 10
+        if opcode == 0x8:
+            code = struct.unpack("!H", data[position + header:position + header + 2])[0]
+        position += header + length
+    return code
+
+
+def test_slow_consumer_closed_with_1008(nginx):
+    ng = nginx(SLOW_CHAT)
+    content = "x" * 60000
+    slow = raw_join(ng.port, "sess-slow-01")
+
+    async def publish_until_closed():
+        publisher = await open_chat(ng)
+        await publisher.send(json.dumps({"type": "join", "session_id": "sess-slow-01"}))
+        await asyncio.wait_for(publisher.recv(), 10)
+        for _ in range(200):
+            await publisher.send(json.dumps({"type": "message", "session_id": "sess-slow-01",
+                                             "data": {"content": content}}))
+            await asyncio.wait_for(publisher.recv(), 10)
+            if "slow chat consumer" in ng.error_log():
+                break
+        await publisher.close()
+
+    asyncio.run(publish_until_closed())
+    code = last_close_code(slow)
+    slow.close()
+
+    assert "slow chat consumer" in ng.error_log()
+    assert code == 1008
