@@ -11,23 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "ngx_neonpro_chat_envelope.h"
 #include "ngx_neonpro_lang.h"
-
-
-static int  passed;
-static int  failed;
-
-
-#define CHECK(cond, name)                                                     \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-        } else {                                                              \
-            failed++;                                                         \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, name);             \
-        }                                                                     \
-    } while (0)
 
 
 #define SESSION  "\"session_id\":\"sess_1234\""

@@ -11,22 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "ngx_neonpro_utf8.h"
-
-
-static int  passed;
-static int  failed;
-
-
-#define CHECK(cond, name)                                                     \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-        } else {                                                              \
-            failed++;                                                         \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, name);             \
-        }                                                                     \
-    } while (0)
 
 
 /* a string literal as bytes and length, so cases may contain NUL */

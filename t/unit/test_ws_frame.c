@@ -12,22 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "ngx_neonpro_ws_frame.h"
-
-
-static int  passed;
-static int  failed;
-
-
-#define CHECK(cond, name)                                                     \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-        } else {                                                              \
-            failed++;                                                         \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, name);             \
-        }                                                                     \
-    } while (0)
 
 
 #define MAX_FRAMES  8
