@@ -3,8 +3,8 @@
  * ngx_neonpro_module: the agent upstream handler (neonpro_agent_pass) and
  * the health endpoint (neonpro_health).
  *
- * This file holds the directives, the configuration and the health
- * handler; the upstream callbacks live in src/ngx_neonpro_agent.c.
+ * This file contains the directives, the configuration and the health
+ * handler.  The upstream callbacks are in src/ngx_neonpro_agent.c.
  */
 
 
@@ -624,7 +624,7 @@ ngx_neonpro_health_handler(ngx_http_request_t *r)
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
-    /* a health answer is about this moment: never cache it */
+    /* a health document describes this moment, so caches must not keep it */
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {

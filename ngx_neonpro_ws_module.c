@@ -1,6 +1,6 @@
 
 /*
- * ngx_neonpro_ws_module: the clinic chat over WebSocket.  nginx answers
+ * ngx_neonpro_ws_module: the clinic chat over WebSocket.  nginx replies to
  * the RFC 6455 handshake itself and then runs the neonpro.chat.v1
  * protocol on the connection (src/ngx_neonpro_ws_conn.c), with sessions
  * shared by all workers through the chat bus (src/ngx_neonpro_chat_bus.c).
@@ -407,7 +407,8 @@ ngx_neonpro_ws_check_handshake(ngx_http_request_t *r,
 
 /*
  * Accepts the first acceptable permessage-deflate offer (RFC 7692) and
- * answers it; the connection compresses only when this set wc->deflate.
+ * sends the response header for it.  The connection compresses only when
+ * this function set wc->deflate.
  */
 static ngx_int_t
 ngx_neonpro_ws_negotiate_deflate(ngx_http_request_t *r,

@@ -5,7 +5,7 @@
  * and timeouts behave as they do for proxy_pass.
  *
  * The request body is read whole, parsed with jansson and checked against
- * the location's contract before the agent sees it.  The reply is never
+ * the location's contract before it is sent to the agent.  The reply is never
  * buffered: each piece read from the agent goes to the client at once,
  * which is what a text/event-stream needs.
  */
@@ -197,7 +197,7 @@ ngx_neonpro_agent_body_handler(ngx_http_request_t *r)
 
 
 /*
- * Collects the request body into one piece of memory; it is at most
+ * Collects the request body into one piece of memory.  The body is at most
  * client_max_body_size, and parts written to a temporary file are read
  * back from that local file.
  */
@@ -707,7 +707,7 @@ ngx_neonpro_agent_reinit_request(ngx_http_request_t *r)
     ngx_memzero(&ctx->status, sizeof(ngx_http_status_t));
     ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
 
-    /* a retry forgets the failure of the previous agent server */
+    /* a retry clears the failure recorded for the previous agent server */
     nctx->replace_response = 0;
     nctx->error_status = 0;
     nctx->error_code = NULL;

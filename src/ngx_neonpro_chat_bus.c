@@ -318,9 +318,9 @@ ngx_neonpro_bus_drop_oldest(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
 
 /*
  * Starts an idle session over once it is older than the ttl: its history
- * goes and its sequence restarts, so a client that resumes sees a last_seq
- * below its own and drops its copy.  Only a session without participants
- * on any worker expires.
+ * goes and its sequence restarts.  A client that resumes then gets a
+ * last_seq below its own and drops its copy.  Only a session without
+ * participants on any worker expires.
  */
 static void
 ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,

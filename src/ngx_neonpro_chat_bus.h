@@ -4,8 +4,8 @@
  * delivery to every worker that has participants of a session.
  *
  * The functions below are the interface a backend implements.  This unit
- * is the single-node backend (shared memory plus an eventfd per worker);
- * a Redis backend for several nodes is meant to fill the same table.
+ * is the single-node backend, on shared memory and an eventfd per worker.
+ * A Redis backend for several nodes is meant to fill the same table.
  */
 
 

@@ -3,7 +3,7 @@
  * JSON error responses of the suite.
  *
  * A handler records the error with ngx_neonpro_error() and returns the
- * status; nginx's special-response path then discards the request body,
+ * status.  nginx's special-response path then discards the request body,
  * settles keepalive and sends the header, and the LGPD filter swaps the HTML
  * body for the JSON one built here.  nginx's own errors (404 of a missing
  * file, 502 of a dead upstream, ...) take the same path with a code chosen

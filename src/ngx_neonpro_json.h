@@ -1,6 +1,6 @@
 
 /*
- * A validating JSON scanner (RFC 8259) that builds nothing: it answers
+ * A validating JSON scanner (RFC 8259) that builds nothing.  It checks
  * whether a request body is valid JSON at a fraction of the cost of
  * parsing it into a document.
  */

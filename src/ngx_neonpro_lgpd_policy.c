@@ -316,7 +316,7 @@ ngx_neonpro_lgpd_policy_index(ngx_http_request_t *r, ngx_uint_t cls)
 {
     /*
      * A shared cache must not keep a failure of the api, image or static
-     * classes for their whole max-age; patient errors keep the patient
+     * classes for their whole max-age.  Patient errors keep the patient
      * policy, which already forbids storing.
      */
 

@@ -675,8 +675,8 @@ ngx_neonpro_ws_replay_one(void *data, uint64_t seq, u_char *json, size_t len,
 
 /*
  * Sends what the client missed after after_seq, up to what this worker
- * delivered live, so that nothing arrives twice; a gap notice first when
- * the history no longer contains the start.
+ * delivered live, so that nothing arrives twice.  A gap notice goes first
+ * when the history no longer contains the start.
  */
 static void
 ngx_neonpro_ws_resume(ngx_neonpro_ws_conn_t *wc, ngx_neonpro_ws_session_t *s,

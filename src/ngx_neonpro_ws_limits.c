@@ -3,7 +3,7 @@
  * Limits of the chat WebSocket.
  *
  * Connections per address live in a small shared zone, a red-black tree
- * of counters keyed by the address text, so that the limit holds across
+ * of counters keyed by the address text, so that the limit applies across
  * workers.  The message rate is per connection and needs no sharing: a
  * fixed one-minute window that starts with the first message.
  */

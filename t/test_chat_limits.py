@@ -122,7 +122,8 @@ server {
 def raw_join(port, session):
     """Open a raw chat connection that has joined session; returns it."""
     client = socket.socket()
-    # A small receive buffer fills after a few frames when nobody reads.
+    # A small receive buffer fills after a few frames when the client
+    # does not read.
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     client.connect(("127.0.0.1", port))
     client.settimeout(10)
