@@ -53,7 +53,8 @@ build: deps $(MODULE)
 
 $(MODULE): $(SOURCES)
 	@mkdir -p $(BUILD)
-	@if [ ! -f $(NGINX_BUILD)/objs/Makefile ]; then \
+	@if [ ! -f $(NGINX_BUILD)/objs/Makefile ] \
+	    || [ config -nt $(NGINX_BUILD)/objs/Makefile ]; then \
 	    rm -rf $(NGINX_BUILD) && cp -a $(NGINX_SRC) $(NGINX_BUILD) && \
 	    source $(NGINX_BUILD)/conf_flags && \
 	    cd $(NGINX_BUILD) && \

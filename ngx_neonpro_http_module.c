@@ -30,12 +30,6 @@ static char *ngx_neonpro_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_neonpro_health_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_neonpro_add_peers_zone(ngx_conf_t *cf);
-static char *ngx_neonpro_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_neonpro_conf_set_size(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_neonpro_conf_set_num(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_neonpro_conf_set_contract(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_neonpro_conf_set_next_upstream(ngx_conf_t *cf,
@@ -337,7 +331,7 @@ ngx_neonpro_conf_set_checked(ngx_conf_t *cf, ngx_command_t *cmd, void *conf,
 }
 
 
-static char *
+char *
 ngx_neonpro_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     return ngx_neonpro_conf_set_checked(cf, cmd, conf, ngx_conf_set_msec_slot,
@@ -345,7 +339,7 @@ ngx_neonpro_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static char *
+char *
 ngx_neonpro_conf_set_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     return ngx_neonpro_conf_set_checked(cf, cmd, conf, ngx_conf_set_size_slot,
@@ -353,7 +347,7 @@ ngx_neonpro_conf_set_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static char *
+char *
 ngx_neonpro_conf_set_num(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     return ngx_neonpro_conf_set_checked(cf, cmd, conf, ngx_conf_set_num_slot,

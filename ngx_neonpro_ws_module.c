@@ -9,6 +9,7 @@
 
 #include "src/ngx_neonpro.h"
 #include "src/ngx_neonpro_chat_bus.h"
+#include "src/ngx_neonpro_curl.h"
 #include "src/ngx_neonpro_error.h"
 #include "src/ngx_neonpro_ws.h"
 #include "src/ngx_neonpro_ws_handshake.h"
@@ -20,6 +21,8 @@ static char *ngx_neonpro_ws_chat(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_neonpro_ws_chat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_neonpro_ws_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_neonpro_ws_agent(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_neonpro_ws_session_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -57,42 +60,42 @@ static ngx_command_t  ngx_neonpro_ws_commands[] = {
 
     { ngx_string("neonpro_chat_max_message_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_neonpro_conf_set_size,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_ws_loc_conf_t, max_message_size),
       NULL },
 
     { ngx_string("neonpro_chat_send_queue"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_neonpro_conf_set_size,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_ws_loc_conf_t, send_queue_size),
       NULL },
 
     { ngx_string("neonpro_chat_heartbeat"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
+      ngx_neonpro_conf_set_msec,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_ws_loc_conf_t, heartbeat),
       NULL },
 
     { ngx_string("neonpro_chat_idle_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
+      ngx_neonpro_conf_set_msec,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_ws_loc_conf_t, idle_timeout),
       NULL },
 
     { ngx_string("neonpro_chat_message_rate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_neonpro_conf_set_num,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_ws_loc_conf_t, message_rate),
       NULL },
 
     { ngx_string("neonpro_chat_connections_per_ip"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_neonpro_conf_set_num,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_ws_loc_conf_t, connections_per_ip),
       NULL },
@@ -102,6 +105,48 @@ static ngx_command_t  ngx_neonpro_ws_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_ws_loc_conf_t, deflate),
+      NULL },
+
+    { ngx_string("neonpro_chat_agent"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_ws_agent,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_chat_agent_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_msec,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, agent.timeout),
+      NULL },
+
+    { ngx_string("neonpro_chat_agent_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_msec,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, agent.connect_timeout),
+      NULL },
+
+    { ngx_string("neonpro_chat_agent_history"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, agent.history),
+      NULL },
+
+    { ngx_string("neonpro_chat_agent_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, agent.concurrency),
+      NULL },
+
+    { ngx_string("neonpro_chat_agent_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, agent.queue_size),
       NULL },
 
     { ngx_string("neonpro_chat_origins"),
@@ -725,6 +770,30 @@ ngx_neonpro_ws_chat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* neonpro_chat_agent URL | off */
+static char *
+ngx_neonpro_ws_agent(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_ws_loc_conf_t  *wlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (wlcf->agent.url.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        wlcf->agent.url.data = (u_char *) "";
+        wlcf->agent.url.len = 0;
+        return NGX_CONF_OK;
+    }
+
+    return ngx_neonpro_chat_agent_set_url(cf, &wlcf->agent, &value[1]);
+}
+
+
 static char *
 ngx_neonpro_ws_session_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -841,6 +910,12 @@ ngx_neonpro_ws_create_loc_conf(ngx_conf_t *cf)
     conf->deflate = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
 
+    conf->agent.timeout = NGX_CONF_UNSET_MSEC;
+    conf->agent.connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->agent.history = NGX_CONF_UNSET_UINT;
+    conf->agent.concurrency = NGX_CONF_UNSET_UINT;
+    conf->agent.queue_size = NGX_CONF_UNSET_UINT;
+
     return conf;
 }
 
@@ -864,6 +939,44 @@ ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->deflate, prev->deflate, 0);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
 
+    if (conf->agent.url.data == NULL) {
+        conf->agent.url = prev->agent.url;
+        conf->agent.resolve = prev->agent.resolve;
+    }
+
+    if (conf->agent.url.data == NULL) {
+        ngx_str_set(&conf->agent.url, "");
+    }
+
+    ngx_conf_merge_msec_value(conf->agent.timeout, prev->agent.timeout, 60000);
+    ngx_conf_merge_msec_value(conf->agent.connect_timeout,
+                              prev->agent.connect_timeout, 5000);
+    ngx_conf_merge_uint_value(conf->agent.history, prev->agent.history, 10);
+    ngx_conf_merge_uint_value(conf->agent.concurrency,
+                              prev->agent.concurrency, 16);
+    ngx_conf_merge_uint_value(conf->agent.queue_size, prev->agent.queue_size,
+                              64);
+
+    if (conf->agent.concurrency == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "neonpro_chat_agent_concurrency must be at "
+                           "least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->agent.history > NGX_NEONPRO_BUS_MAX_HISTORY / 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "neonpro_chat_agent_history must be at most %d",
+                           NGX_NEONPRO_BUS_MAX_HISTORY / 2);
+        return NGX_CONF_ERROR;
+    }
+
+    /* these counters are each worker's own, for this location */
+    conf->agent.max_reply = conf->max_message_size;
+    conf->agent.active = 0;
+    conf->agent.waiting = 0;
+    ngx_queue_init(&conf->agent.queue);
+
     return NGX_CONF_OK;
 }
 
@@ -871,6 +984,10 @@ ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_neonpro_ws_init_module(ngx_cycle_t *cycle)
 {
+    if (ngx_neonpro_curl_global_init(cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_neonpro_bus_init_module(cycle);
 }
 
@@ -885,5 +1002,6 @@ ngx_neonpro_ws_init_process(ngx_cycle_t *cycle)
 static void
 ngx_neonpro_ws_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_neonpro_chat_agent_exit_process();
     ngx_neonpro_bus_exit_process(cycle);
 }

@@ -68,5 +68,13 @@ ngx_table_elt_t *ngx_neonpro_find_header_in(ngx_http_request_t *r,
     const char *name, size_t len);
 void ngx_neonpro_lgpd_mark_agent(ngx_conf_t *cf);
 
+/* slot setters that quote a bad value and say what is expected */
+char *ngx_neonpro_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_neonpro_conf_set_size(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_neonpro_conf_set_num(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 
 #endif /* _NGX_NEONPRO_H_INCLUDED_ */

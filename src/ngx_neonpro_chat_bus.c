@@ -20,16 +20,43 @@
 
 typedef struct {
     uint64_t                   seq;
+    uint64_t                   pos;
+    uint64_t                   stream;
     size_t                     len;
     u_char                    *json;
     ngx_neonpro_bus_origin_t   origin;
 } ngx_neonpro_bus_entry_t;
 
 
+/*
+ * The live events of agent replies, first in first out.  They share the
+ * position counter of the messages, so that every worker delivers
+ * messages and stream events in the one order they were published.
+ */
+typedef struct {
+    uint64_t                   pos;
+    uint64_t                   stream;
+    ngx_uint_t                 kind;
+    size_t                     len;
+    u_char                    *json;
+} ngx_neonpro_bus_event_t;
+
+
+typedef struct {
+    ngx_uint_t                 head;
+    ngx_uint_t                 count;
+    uint64_t                   dropped;     /* position of the last dropped */
+    ngx_neonpro_bus_event_t    events[NGX_NEONPRO_BUS_STREAM_EVENTS];
+} ngx_neonpro_bus_stream_t;
+
+
 typedef struct {
     ngx_str_node_t             sn;
     time_t                     last_active;
     uint64_t                   seq;
+    uint64_t                   pos;
+    ngx_uint_t                 agent;
+    ngx_neonpro_bus_stream_t  *stream;      /* with the first agent reply */
     ngx_uint_t                 head;
     ngx_uint_t                 count;
     ngx_uint_t                 subscribers[NGX_NEONPRO_BUS_MAX_WORKERS];
@@ -45,23 +72,30 @@ typedef struct {
 } ngx_neonpro_bus_sh_t;
 
 
-static ngx_int_t ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq);
+static ngx_int_t ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent,
+    ngx_neonpro_bus_joined_t *joined);
 static void ngx_neonpro_bus_leave(ngx_str_t *session);
 static ngx_int_t ngx_neonpro_bus_publish(ngx_str_t *session,
-    const char *user_id, const char *user_role, const char *content,
-    size_t content_len, ngx_neonpro_bus_origin_t *origin, uint64_t *seq);
+    ngx_neonpro_bus_message_t *msg, ngx_neonpro_bus_origin_t *origin,
+    uint64_t *seq, uint64_t *pos);
+static ngx_int_t ngx_neonpro_bus_publish_stream(ngx_str_t *session,
+    uint64_t stream, ngx_uint_t kind, u_char *json, size_t len);
 static ngx_int_t ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq,
     uint64_t up_to, uint64_t *oldest, ngx_neonpro_bus_message_pt handler,
     void *data);
-static uint64_t ngx_neonpro_bus_last_seq(ngx_str_t *session);
+static ngx_int_t ngx_neonpro_bus_read_new(ngx_str_t *session,
+    uint64_t after_pos, uint64_t *last_pos, ngx_uint_t *lost,
+    ngx_neonpro_bus_item_pt handler, void *data);
+static void ngx_neonpro_bus_wake(ngx_neonpro_bus_session_t *s);
 
 
 ngx_neonpro_bus_t  ngx_neonpro_bus_shm = {
     ngx_neonpro_bus_join,
     ngx_neonpro_bus_leave,
     ngx_neonpro_bus_publish,
+    ngx_neonpro_bus_publish_stream,
     ngx_neonpro_bus_read,
-    ngx_neonpro_bus_last_seq
+    ngx_neonpro_bus_read_new
 };
 
 
@@ -316,6 +350,22 @@ ngx_neonpro_bus_drop_oldest(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
 }
 
 
+static void
+ngx_neonpro_bus_drop_event(ngx_slab_pool_t *shpool,
+    ngx_neonpro_bus_stream_t *st)
+{
+    ngx_neonpro_bus_event_t  *ev;
+
+    ev = &st->events[st->head];
+    ngx_slab_free_locked(shpool, ev->json);
+    ev->json = NULL;
+
+    st->dropped = ev->pos;
+    st->head = (st->head + 1) % NGX_NEONPRO_BUS_STREAM_EVENTS;
+    st->count--;
+}
+
+
 /*
  * Starts an idle session over once it is older than the ttl: its history
  * goes and its sequence restarts.  A client that resumes then gets a
@@ -342,8 +392,18 @@ ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
         ngx_neonpro_bus_drop_oldest(shpool, sh, s);
     }
 
+    if (s->stream) {
+        while (s->stream->count) {
+            ngx_neonpro_bus_drop_event(shpool, s->stream);
+        }
+
+        ngx_slab_free_locked(shpool, s->stream);
+        s->stream = NULL;
+    }
+
     s->head = 0;
     s->seq = 0;
+    s->pos = 0;
 }
 
 
@@ -366,7 +426,8 @@ ngx_neonpro_bus_expire_all(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh)
 
 
 static ngx_int_t
-ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq)
+ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent,
+    ngx_neonpro_bus_joined_t *joined)
 {
     size_t                      size;
     ngx_slab_pool_t            *shpool;
@@ -404,15 +465,24 @@ ngx_neonpro_bus_join(ngx_str_t *session, uint64_t *last_seq)
         s->sn.str.len = session->len;
         ngx_memcpy(s->sn.str.data, session->data, session->len);
         s->sn.node.key = ngx_crc32_short(session->data, session->len);
+        s->agent = agent;
 
         ngx_rbtree_insert(&sh->rbtree, &s->sn.node);
     }
 
     ngx_neonpro_bus_expire(shpool, sh, s);
 
+    if (s->seq == 0 && s->pos == 0) {
+        /* a new or restarted session takes the setting of its first join */
+        s->agent = agent;
+    }
+
     s->subscribers[ngx_worker]++;
     s->last_active = ngx_time();
-    *last_seq = s->seq;
+
+    joined->seq = s->seq;
+    joined->pos = s->pos;
+    joined->agent = s->agent;
 
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -449,15 +519,12 @@ ngx_neonpro_bus_leave(ngx_str_t *session)
 
 
 static ngx_int_t
-ngx_neonpro_bus_publish(ngx_str_t *session, const char *user_id,
-    const char *user_role, const char *content, size_t content_len,
-    ngx_neonpro_bus_origin_t *origin, uint64_t *seq)
+ngx_neonpro_bus_publish(ngx_str_t *session, ngx_neonpro_bus_message_t *msg,
+    ngx_neonpro_bus_origin_t *origin, uint64_t *seq, uint64_t *pos)
 {
     char                       *json, id[NGX_NEONPRO_CHAT_ID_MAX + 1];
     size_t                      len;
     u_char                     *copy;
-    uint64_t                    one;
-    ngx_uint_t                  i, wake[NGX_NEONPRO_BUS_MAX_WORKERS], nwake;
     ngx_slab_pool_t            *shpool;
     ngx_neonpro_bus_sh_t       *sh;
     ngx_neonpro_bus_entry_t    *e;
@@ -482,9 +549,13 @@ ngx_neonpro_bus_publish(ngx_str_t *session, const char *user_id,
         return NGX_DECLINED;
     }
 
-    json = ngx_neonpro_chat_build_message(&head, (json_int_t) s->seq + 1,
-                                          user_id, user_role, content,
-                                          content_len);
+    json = msg->stream_id
+           ? ngx_neonpro_chat_build_reply(&head, (json_int_t) s->seq + 1,
+                                          msg->stream_id, msg->content,
+                                          msg->content_len)
+           : ngx_neonpro_chat_build_message(&head, (json_int_t) s->seq + 1,
+                                            msg->user_id, msg->user_role,
+                                            msg->content, msg->content_len);
     if (json == NULL) {
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_ERROR;
@@ -519,12 +590,101 @@ ngx_neonpro_bus_publish(ngx_str_t *session, const char *user_id,
 
     e = &s->entries[(s->head + s->count) % sh->history];
     e->seq = ++s->seq;
+    e->pos = ++s->pos;
+    e->stream = msg->stream;
     e->len = len;
     e->json = copy;
     e->origin = *origin;
     s->count++;
 
-    *seq = s->seq;
+    *seq = e->seq;
+    *pos = e->pos;
+
+    ngx_neonpro_bus_wake(s);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_neonpro_bus_publish_stream(ngx_str_t *session, uint64_t stream,
+    ngx_uint_t kind, u_char *json, size_t len)
+{
+    u_char                     *copy;
+    ngx_slab_pool_t            *shpool;
+    ngx_neonpro_bus_event_t    *ev;
+    ngx_neonpro_bus_stream_t   *st;
+    ngx_neonpro_bus_session_t  *s;
+
+    shpool = (ngx_slab_pool_t *) ngx_neonpro_bus_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    s = ngx_neonpro_bus_find(ngx_neonpro_bus_zone->data, session);
+    if (s == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    if (s->stream == NULL) {
+        s->stream = ngx_slab_calloc_locked(shpool,
+                                           sizeof(ngx_neonpro_bus_stream_t));
+        if (s->stream == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return NGX_ERROR;
+        }
+    }
+
+    st = s->stream;
+
+    if (st->count == NGX_NEONPRO_BUS_STREAM_EVENTS) {
+        ngx_neonpro_bus_drop_event(shpool, st);
+    }
+
+    for ( ;; ) {
+        copy = ngx_slab_alloc_locked(shpool, len);
+        if (copy || st->count == 0) {
+            break;
+        }
+
+        ngx_neonpro_bus_drop_event(shpool, st);
+    }
+
+    if (copy == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(copy, json, len);
+
+    ev = &st->events[(st->head + st->count) % NGX_NEONPRO_BUS_STREAM_EVENTS];
+    ev->pos = ++s->pos;
+    ev->stream = stream;
+    ev->kind = kind;
+    ev->len = len;
+    ev->json = copy;
+    st->count++;
+
+    s->last_active = ngx_time();
+
+    ngx_neonpro_bus_wake(s);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Unlocks the zone and wakes every worker with participants of s: the
+ * others through their eventfds, this one through a posted event.
+ */
+static void
+ngx_neonpro_bus_wake(ngx_neonpro_bus_session_t *s)
+{
+    uint64_t          one;
+    ngx_uint_t        i, wake[NGX_NEONPRO_BUS_MAX_WORKERS], nwake;
+    ngx_slab_pool_t  *shpool;
+
+    shpool = (ngx_slab_pool_t *) ngx_neonpro_bus_zone->shm.addr;
 
     nwake = 0;
 
@@ -559,8 +719,6 @@ ngx_neonpro_bus_publish(ngx_str_t *session, const char *user_id,
                           "failed", wake[i]);
         }
     }
-
-    return NGX_OK;
 }
 
 
@@ -659,21 +817,142 @@ ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq, uint64_t up_to,
 }
 
 
-static uint64_t
-ngx_neonpro_bus_last_seq(ngx_str_t *session)
+/*
+ * Merges the session's messages and stream events after after_pos by
+ * position.  Both rings are in position order already, so one pass over
+ * each does; the copies are made under the mutex and the handler runs
+ * after it is released.
+ */
+static ngx_int_t
+ngx_neonpro_bus_read_new(ngx_str_t *session, uint64_t after_pos,
+    uint64_t *last_pos, ngx_uint_t *lost, ngx_neonpro_bus_item_pt handler,
+    void *data)
 {
-    uint64_t                    seq;
+    u_char                     *p, *block;
+    size_t                      total;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, j, n, nmsg, nev;
     ngx_slab_pool_t            *shpool;
+    ngx_neonpro_bus_sh_t       *sh;
+    ngx_neonpro_bus_item_t     *items;
+    ngx_neonpro_bus_entry_t    *e;
+    ngx_neonpro_bus_event_t    *ev;
+    ngx_neonpro_bus_stream_t   *st;
     ngx_neonpro_bus_session_t  *s;
+    ngx_neonpro_bus_origin_t   *origins;
 
     shpool = (ngx_slab_pool_t *) ngx_neonpro_bus_zone->shm.addr;
+    sh = ngx_neonpro_bus_zone->data;
+
+    *lost = 0;
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    s = ngx_neonpro_bus_find(ngx_neonpro_bus_zone->data, session);
-    seq = s ? s->seq : 0;
+    s = ngx_neonpro_bus_find(sh, session);
+
+    if (s == NULL || s->pos <= after_pos) {
+        *last_pos = s ? s->pos : after_pos;
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_OK;
+    }
+
+    *last_pos = s->pos;
+    st = s->stream;
+
+    if (st && st->dropped > after_pos) {
+        *lost = 1;
+    }
+
+    /* the first new entry of each ring, and the bytes to copy */
+
+    total = 0;
+    nmsg = 0;
+    nev = 0;
+
+    for (i = s->count; i > 0; i--) {
+        e = &s->entries[(s->head + i - 1) % sh->history];
+
+        if (e->pos <= after_pos) {
+            break;
+        }
+
+        total += e->len;
+        nmsg++;
+    }
+
+    for (i = st ? st->count : 0; i > 0; i--) {
+        ev = &st->events[(st->head + i - 1) % NGX_NEONPRO_BUS_STREAM_EVENTS];
+
+        if (ev->pos <= after_pos) {
+            break;
+        }
+
+        total += ev->len;
+        nev++;
+    }
+
+    n = nmsg + nev;
+
+    if (n == 0) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_OK;
+    }
+
+    block = ngx_alloc(n * (sizeof(ngx_neonpro_bus_item_t)
+                           + sizeof(ngx_neonpro_bus_origin_t)) + total,
+                      ngx_cycle->log);
+    if (block == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    items = (ngx_neonpro_bus_item_t *) block;
+    origins = (ngx_neonpro_bus_origin_t *) (items + n);
+    p = (u_char *) (origins + n);
+
+    i = s->count - nmsg;
+    j = st ? st->count - nev : 0;
+
+    for (n = 0; n < nmsg + nev; n++) {
+        e = (i < s->count) ? &s->entries[(s->head + i) % sh->history] : NULL;
+        ev = (st && j < st->count)
+             ? &st->events[(st->head + j) % NGX_NEONPRO_BUS_STREAM_EVENTS]
+             : NULL;
+
+        if (e && (ev == NULL || e->pos < ev->pos)) {
+            items[n].pos = e->pos;
+            items[n].seq = e->seq;
+            items[n].stream = e->stream;
+            items[n].kind = 0;
+            items[n].len = e->len;
+            items[n].json = p;
+            origins[n] = e->origin;
+            items[n].origin = &origins[n];
+            p = ngx_cpymem(p, e->json, e->len);
+            i++;
+
+        } else {
+            items[n].pos = ev->pos;
+            items[n].seq = 0;
+            items[n].stream = ev->stream;
+            items[n].kind = ev->kind;
+            items[n].len = ev->len;
+            items[n].json = p;
+            items[n].origin = NULL;
+            p = ngx_cpymem(p, ev->json, ev->len);
+            j++;
+        }
+    }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    return seq;
+    rc = NGX_OK;
+
+    for (i = 0; i < nmsg + nev && rc == NGX_OK; i++) {
+        rc = handler(data, &items[i]);
+    }
+
+    ngx_free(block);
+
+    return rc;
 }

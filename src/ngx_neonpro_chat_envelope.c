@@ -655,6 +655,34 @@ ngx_neonpro_chat_build_message(const ngx_neonpro_chat_head_t *head,
 }
 
 
+/*
+ * The agent's complete reply as stored in the history: a message from the
+ * user "agent" with the role "assistant" and the id of the stream that
+ * carried it live.
+ */
+char *
+ngx_neonpro_chat_build_reply(const ngx_neonpro_chat_head_t *head,
+    json_int_t seq, const char *stream_id, const char *content,
+    size_t content_len)
+{
+    int      rc;
+    json_t  *data, *user;
+
+    data = json_object();
+    user = json_object();
+
+    rc = json_object_set_new(data, "seq", json_integer(seq));
+    rc |= json_object_set_new(user, "id", json_string("agent"));
+    rc |= json_object_set_new(user, "role", json_string("assistant"));
+    rc |= json_object_set_new(data, "user", user);
+    rc |= json_object_set_new(data, "content",
+                              json_stringn(content, content_len));
+    rc |= json_object_set_new(data, "stream_id", json_string(stream_id));
+
+    return ngx_neonpro_chat_dump("message", head, data, rc);
+}
+
+
 /* reply_to is the seq of the message the agent answers. */
 char *
 ngx_neonpro_chat_build_stream_start(const ngx_neonpro_chat_head_t *head,

@@ -141,6 +141,9 @@ char *ngx_neonpro_chat_build_left(const ngx_neonpro_chat_head_t *head);
 char *ngx_neonpro_chat_build_message(const ngx_neonpro_chat_head_t *head,
     json_int_t seq, const char *user_id, const char *user_role,
     const char *content, size_t content_len);
+char *ngx_neonpro_chat_build_reply(const ngx_neonpro_chat_head_t *head,
+    json_int_t seq, const char *stream_id, const char *content,
+    size_t content_len);
 char *ngx_neonpro_chat_build_stream_start(
     const ngx_neonpro_chat_head_t *head, const char *stream_id,
     json_int_t reply_to);

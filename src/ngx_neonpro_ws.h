@@ -11,6 +11,7 @@
 
 
 #include "ngx_neonpro.h"
+#include "ngx_neonpro_chat_agent.h"
 #include "ngx_neonpro_utf8.h"
 #include "ngx_neonpro_ws_deflate.h"
 #include "ngx_neonpro_ws_frame.h"
@@ -27,6 +28,7 @@ typedef struct {
     ngx_uint_t                  connections_per_ip;
     ngx_flag_t                  deflate;
     ngx_array_t                *origins;       /* of ngx_neonpro_ws_str_t */
+    ngx_neonpro_chat_agent_conf_t  agent;
 } ngx_neonpro_ws_loc_conf_t;
 
 

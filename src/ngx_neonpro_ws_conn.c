@@ -16,14 +16,26 @@
 #include "ngx_neonpro_ws.h"
 
 
-#define NGX_NEONPRO_WS_RECV_SIZE  4096
+#define NGX_NEONPRO_WS_RECV_SIZE      4096
+#define NGX_NEONPRO_WS_OPEN_STREAMS   8
 
 
 /* a session that participants on this worker joined */
 typedef struct {
     ngx_queue_t                 link;
     ngx_str_t                   id;
-    uint64_t                    delivered;
+    uint64_t                    delivered;    /* the last seq sent */
+    uint64_t                    pos;          /* the last bus position read */
+    ngx_uint_t                  agent;
+    ngx_uint_t                  lost;         /* stream events were missed */
+
+    /*
+     * Agent replies whose stream_start went out here: their stored
+     * message goes out as the stream_end, the others' as a message.
+     */
+    uint64_t                    open[NGX_NEONPRO_WS_OPEN_STREAMS];
+    ngx_uint_t                  nopen;
+
     ngx_queue_t                 members;
 } ngx_neonpro_ws_session_t;
 
@@ -45,8 +57,8 @@ static ngx_int_t ngx_neonpro_ws_process(ngx_neonpro_ws_conn_t *wc,
 static ngx_int_t ngx_neonpro_ws_frame_done(ngx_neonpro_ws_conn_t *wc);
 static ngx_int_t ngx_neonpro_ws_inflate_dispatch(ngx_neonpro_ws_conn_t *wc);
 static void ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc);
-static ngx_int_t ngx_neonpro_ws_deliver_one(void *data, uint64_t seq,
-    u_char *json, size_t len, ngx_neonpro_bus_origin_t *origin);
+static ngx_int_t ngx_neonpro_ws_deliver_item(void *data,
+    ngx_neonpro_bus_item_t *item);
 static ngx_int_t ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc,
     ngx_uint_t opcode, u_char *data, size_t len);
 static void ngx_neonpro_ws_send_json(ngx_neonpro_ws_conn_t *wc, char *json);
@@ -520,6 +532,15 @@ ngx_neonpro_ws_find_session(const char *id, size_t len)
 }
 
 
+/* Whether the agent answers messages in s on this location. */
+static ngx_uint_t
+ngx_neonpro_ws_with_agent(ngx_neonpro_ws_conn_t *wc,
+    ngx_neonpro_ws_session_t *s)
+{
+    return s->agent && wc->conf->agent.url.len;
+}
+
+
 static ngx_neonpro_ws_member_t *
 ngx_neonpro_ws_find_member(ngx_neonpro_ws_conn_t *wc,
     ngx_neonpro_ws_session_t *s)
@@ -546,12 +567,16 @@ ngx_neonpro_ws_find_member(ngx_neonpro_ws_conn_t *wc,
 }
 
 
-/* Makes wc a participant of the session; NULL on memory failure. */
+/*
+ * Makes wc a participant of the session; NULL on memory failure.  agent is
+ * the setting of a session that this join creates.
+ */
 static ngx_neonpro_ws_session_t *
-ngx_neonpro_ws_join(ngx_neonpro_ws_conn_t *wc, const char *id, size_t len)
+ngx_neonpro_ws_join(ngx_neonpro_ws_conn_t *wc, const char *id, size_t len,
+    ngx_uint_t agent)
 {
-    uint64_t                   last;
     ngx_neonpro_ws_member_t   *m;
+    ngx_neonpro_bus_joined_t   joined;
     ngx_neonpro_ws_session_t  *s;
 
     s = ngx_neonpro_ws_find_session(id, len);
@@ -567,17 +592,21 @@ ngx_neonpro_ws_join(ngx_neonpro_ws_conn_t *wc, const char *id, size_t len)
             return NULL;
         }
 
+        ngx_memzero(s, sizeof(ngx_neonpro_ws_session_t));
+
         s->id.data = (u_char *) (s + 1);
         s->id.len = len;
         ngx_memcpy(s->id.data, id, len);
         ngx_queue_init(&s->members);
 
-        if (ngx_neonpro_ws_bus->join(&s->id, &last) != NGX_OK) {
+        if (ngx_neonpro_ws_bus->join(&s->id, agent, &joined) != NGX_OK) {
             ngx_free(s);
             return NULL;
         }
 
-        s->delivered = last;
+        s->delivered = joined.seq;
+        s->pos = joined.pos;
+        s->agent = joined.agent;
         ngx_queue_insert_tail(&ngx_neonpro_ws_sessions, &s->link);
     }
 
@@ -712,7 +741,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
 {
     char                         *json, sid[NGX_NEONPRO_CHAT_ID_MAX + 1];
     u_char                        id[NGX_INT_T_LEN * 2 + 2];
-    uint64_t                      seq, oldest;
+    uint64_t                      seq, pos, last;
     ngx_int_t                     rc;
     ngx_neonpro_ws_member_t      *m;
     ngx_neonpro_ws_session_t     *s;
@@ -721,6 +750,8 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
     ngx_neonpro_chat_limits_t     limits;
     ngx_neonpro_chat_envelope_t   env;
     ngx_neonpro_bus_origin_t      origin;
+    ngx_neonpro_bus_message_t     msg;
+    ngx_neonpro_chat_agent_ask_t  ask;
 
     if (wc->parser.message_opcode != NGX_NEONPRO_WS_OPCODE_TEXT) {
         head.id = NULL;
@@ -787,7 +818,9 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
 
     case NGX_NEONPRO_CHAT_JOIN:
     case NGX_NEONPRO_CHAT_RESUME:
-        s = ngx_neonpro_ws_join(wc, env.session_id, env.session_id_len);
+        s = ngx_neonpro_ws_join(wc, env.session_id, env.session_id_len,
+                                env.type == NGX_NEONPRO_CHAT_JOIN
+                                ? (ngx_uint_t) env.agent : 1);
 
         if (s == NULL) {
             json = ngx_neonpro_chat_build_error(&head,
@@ -796,9 +829,9 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
             break;
         }
 
-        /* NOTE: the agent does not take part in sessions yet */
         json = ngx_neonpro_chat_build_joined(&head,
-                                             (json_int_t) s->delivered, 0);
+                                             (json_int_t) s->delivered,
+                                             ngx_neonpro_ws_with_agent(wc, s));
         ngx_neonpro_ws_send_json(wc, json);
         json = NULL;
 
@@ -838,6 +871,21 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
             break;
         }
 
+        if (ngx_neonpro_ws_with_agent(wc, s)
+            && ngx_neonpro_chat_agent_room(&wc->conf->agent) != NGX_OK)
+        {
+            json = ngx_neonpro_chat_build_error(&head,
+                                          NGX_NEONPRO_CHAT_RATE_LIMITED,
+                                          wc->lang == NGX_NEONPRO_LANG_PICK_EN
+                                          ? "the AI agent has too many "
+                                            "questions waiting; try again "
+                                            "shortly"
+                                          : "o assistente de IA tem "
+                                            "perguntas demais na fila; tente "
+                                            "novamente em instantes", 1);
+            break;
+        }
+
         /* NOTE: anonymous until identity reaches the chat module */
         origin.pid = ngx_pid;
         origin.connection = wc->id;
@@ -848,9 +896,15 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
                         ngx_min(env.id_len + 1, sizeof(origin.id)));
         }
 
-        rc = ngx_neonpro_ws_bus->publish(&s->id, "anonymous", "anonymous",
-                                         env.content, env.content_len,
-                                         &origin, &seq);
+        msg.user_id = "anonymous";
+        msg.user_role = "anonymous";
+        msg.content = env.content;
+        msg.content_len = env.content_len;
+        msg.stream = 0;
+        msg.stream_id = NULL;
+
+        rc = ngx_neonpro_ws_bus->publish(&s->id, &msg, &origin, &seq, &pos);
+
         if (rc != NGX_OK) {
             json = ngx_neonpro_chat_build_error(&head,
                                           NGX_NEONPRO_CHAT_INTERNAL_ERROR,
@@ -864,12 +918,34 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
          * still reaches every local participant in order.
          */
 
-        if (s->delivered == seq - 1
-            && ngx_neonpro_ws_bus->read(&s->id, seq - 1, seq, &oldest,
-                                        ngx_neonpro_ws_deliver_one, s)
+        if (s->pos == pos - 1
+            && ngx_neonpro_ws_bus->read_new(&s->id, s->pos, &last, &s->lost,
+                                            ngx_neonpro_ws_deliver_item, s)
                == NGX_OK)
         {
-            s->delivered = seq;
+            s->pos = last;
+        }
+
+        if (!ngx_neonpro_ws_with_agent(wc, s)) {
+            break;
+        }
+
+        ask.session = s->id;
+        ask.reply_to = seq;
+        ask.message_id = env.id;
+        ask.user_id = "anonymous";
+        ask.user_role = "anonymous";
+        ask.content = env.content;
+        ask.content_len = env.content_len;
+        ask.lang = wc->lang;
+
+        if (ngx_neonpro_chat_agent_ask(&wc->conf->agent, ngx_neonpro_ws_bus,
+                                       &ask, wc->connection->log)
+            != NGX_OK)
+        {
+            json = ngx_neonpro_chat_build_error(&head,
+                                          NGX_NEONPRO_CHAT_INTERNAL_ERROR,
+                                          "could not call the AI agent", 1);
         }
 
         break;
@@ -883,12 +959,11 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
 }
 
 
-static ngx_int_t
-ngx_neonpro_ws_deliver_one(void *data, uint64_t seq, u_char *json,
+/* Sends one envelope to every participant of s on this worker. */
+static void
+ngx_neonpro_ws_send_all(ngx_neonpro_ws_session_t *s, u_char *json,
     size_t len, ngx_neonpro_bus_origin_t *origin)
 {
-    ngx_neonpro_ws_session_t  *s = data;
-
     ngx_queue_t              *q;
     ngx_neonpro_ws_member_t  *m;
 
@@ -897,8 +972,123 @@ ngx_neonpro_ws_deliver_one(void *data, uint64_t seq, u_char *json,
          q = ngx_queue_next(q))
     {
         m = ngx_queue_data(q, ngx_neonpro_ws_member_t, in_session);
-        (void) ngx_neonpro_ws_send_stored(m->conn, json, len, origin);
+
+        if (origin) {
+            (void) ngx_neonpro_ws_send_stored(m->conn, json, len, origin);
+
+        } else {
+            (void) ngx_neonpro_ws_send(m->conn, NGX_NEONPRO_WS_OPCODE_TEXT,
+                                       json, len);
+        }
     }
+}
+
+
+static void
+ngx_neonpro_ws_send_all_json(ngx_neonpro_ws_session_t *s, char *json)
+{
+    if (json == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "neonpro: could not build a chat envelope");
+        return;
+    }
+
+    ngx_neonpro_ws_send_all(s, (u_char *) json, ngx_strlen(json), NULL);
+    free(json);
+}
+
+
+/* Forgets the open stream; NGX_OK when it was open here. */
+static ngx_int_t
+ngx_neonpro_ws_close_stream(ngx_neonpro_ws_session_t *s, uint64_t stream)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->nopen; i++) {
+        if (s->open[i] == stream) {
+            s->open[i] = s->open[--s->nopen];
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Delivers one item read from the bus to the participants on this worker:
+ * a stream event as it is, a message after a gap notice when messages
+ * before it were lost, and the agent's stored reply as the stream_end of
+ * a stream that started here.
+ */
+static ngx_int_t
+ngx_neonpro_ws_deliver_item(void *data, ngx_neonpro_bus_item_t *item)
+{
+    ngx_neonpro_ws_session_t  *s = data;
+
+    char                      sid[NGX_NEONPRO_CHAT_ID_MAX + 1];
+    char                      stream_id[48];
+    ngx_neonpro_chat_head_t   head;
+
+    if (s->lost) {
+        /* a stream here missed events: its reply goes out whole */
+        s->lost = 0;
+        s->nopen = 0;
+    }
+
+    ngx_memcpy(sid, s->id.data, s->id.len);
+    sid[s->id.len] = '\0';
+
+    head.id = NULL;
+    head.session_id = sid;
+    head.ts = (json_int_t) ngx_time() * 1000;
+
+    if (item->seq == 0) {
+
+        if (item->kind == NGX_NEONPRO_BUS_STREAM_START) {
+            if (s->nopen == NGX_NEONPRO_WS_OPEN_STREAMS) {
+                /* the oldest open stream ends with its whole reply */
+                s->open[0] = s->open[--s->nopen];
+            }
+
+            s->open[s->nopen++] = item->stream;
+
+        } else if (item->kind == NGX_NEONPRO_BUS_STREAM_END) {
+            (void) ngx_neonpro_ws_close_stream(s, item->stream);
+        }
+
+        ngx_neonpro_ws_send_all(s, item->json, item->len, NULL);
+        return NGX_OK;
+    }
+
+    if (item->seq <= s->delivered) {
+        return NGX_OK;
+    }
+
+    if (item->seq > s->delivered + 1) {
+
+        /* this worker fell further behind than the history reaches */
+
+        ngx_neonpro_ws_send_all_json(s,
+                          ngx_neonpro_chat_build_gap(&head,
+                                              (json_int_t) s->delivered + 1,
+                                              (json_int_t) item->seq - 1));
+    }
+
+    s->delivered = item->seq;
+
+    if (item->stream
+        && ngx_neonpro_ws_close_stream(s, item->stream) == NGX_OK)
+    {
+        ngx_neonpro_chat_agent_stream_id(stream_id, sizeof(stream_id),
+                                         item->stream);
+        ngx_neonpro_ws_send_all_json(s,
+                          ngx_neonpro_chat_build_stream_end(&head, stream_id,
+                                                    (json_int_t) item->seq));
+        return NGX_OK;
+    }
+
+    ngx_neonpro_ws_send_all(s, item->json, item->len, item->origin);
 
     return NGX_OK;
 }
@@ -906,17 +1096,14 @@ ngx_neonpro_ws_deliver_one(void *data, uint64_t seq, u_char *json,
 
 /*
  * Called when the bus has news for this worker: every local session gets
- * the messages after the last one it delivered, in sequence order.
+ * what came after the last position it read, in the bus's order.
  */
 void
 ngx_neonpro_ws_deliver(void)
 {
-    char                      *json, sid[NGX_NEONPRO_CHAT_ID_MAX + 1];
-    uint64_t                   last, oldest;
-    ngx_queue_t               *q, *mq;
-    ngx_neonpro_ws_member_t   *m;
+    uint64_t                   last;
+    ngx_queue_t               *q;
     ngx_neonpro_ws_session_t  *s;
-    ngx_neonpro_chat_head_t    head;
 
     if (!ngx_neonpro_ws_sessions_ready) {
         return;
@@ -928,48 +1115,12 @@ ngx_neonpro_ws_deliver(void)
     {
         s = ngx_queue_data(q, ngx_neonpro_ws_session_t, link);
 
-        last = ngx_neonpro_ws_bus->last_seq(&s->id);
-        if (last <= s->delivered) {
-            continue;
-        }
-
-        if (ngx_neonpro_ws_bus->read(&s->id, s->delivered, last, &oldest,
-                                     NULL, NULL)
-            != NGX_OK)
+        if (ngx_neonpro_ws_bus->read_new(&s->id, s->pos, &last, &s->lost,
+                                         ngx_neonpro_ws_deliver_item, s)
+            == NGX_OK)
         {
-            continue;
+            s->pos = last;
         }
-
-        if (oldest > s->delivered + 1) {
-
-            /* this worker fell further behind than the history reaches */
-
-            ngx_memcpy(sid, s->id.data, s->id.len);
-            sid[s->id.len] = '\0';
-
-            head.id = NULL;
-            head.session_id = sid;
-            head.ts = (json_int_t) ngx_time() * 1000;
-
-            for (mq = ngx_queue_head(&s->members);
-                 mq != ngx_queue_sentinel(&s->members);
-                 mq = ngx_queue_next(mq))
-            {
-                m = ngx_queue_data(mq, ngx_neonpro_ws_member_t, in_session);
-                json = ngx_neonpro_chat_build_gap(&head,
-                                                  (json_int_t) s->delivered
-                                                  + 1,
-                                                  (json_int_t) oldest - 1);
-                ngx_neonpro_ws_send_json(m->conn, json);
-            }
-        }
-
-        /* the gap notice comes first, then what the history still contains */
-
-        (void) ngx_neonpro_ws_bus->read(&s->id, s->delivered, last, &oldest,
-                                        ngx_neonpro_ws_deliver_one, s);
-
-        s->delivered = last;
     }
 }
 

@@ -521,6 +521,12 @@ test_build(void)
                "{\"id\":\"u-1\"},\"content\":\"x\"}}",
                "message without role");
 
+    check_text(ngx_neonpro_chat_build_reply(&bare, 43, "st-9", "Claro", 5),
+               "{\"type\":\"message\",\"data\":{\"seq\":43,\"user\":"
+               "{\"id\":\"agent\",\"role\":\"assistant\"},"
+               "\"content\":\"Claro\",\"stream_id\":\"st-9\"}}",
+               "agent reply");
+
     check_text(ngx_neonpro_chat_build_stream_start(&head, "st-9", 42),
                "{\"type\":\"stream_start\",\"session_id\":\"sess_1234\","
                "\"ts\":1718000000000,\"data\":{\"stream_id\":\"st-9\","
