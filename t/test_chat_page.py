@@ -1,5 +1,5 @@
 """The demo chat page in Debian's headless Chromium: two tabs on different
-workers see each other's messages."""
+workers see each other's messages and the agent's reply stream in."""
 
 import json
 import subprocess
@@ -15,7 +15,10 @@ server {
     include /etc/nginx/mime.types;
     root """ + str(REPO / "conf.example" / "html") + """;
     location /chat/ { neonpro_data_class static; neonpro_cache_control static "no-cache"; }
-    location = /ws/chat { neonpro_chat; }
+    location = /ws/chat {
+        neonpro_chat;
+        neonpro_chat_agent http://127.0.0.1:{agent_port}/v1/chat;
+    }
 }
 """
 
@@ -32,3 +35,7 @@ def test_two_tabs_on_two_workers(nginx):
     assert result.returncode == 0, (seen, result.stderr[-2000:])
     assert seen["workers"][0] != seen["workers"][1]
     assert len(seen["received"]) == 2
+    # both tabs show the same reply, which grew over several chunks
+    assert seen["replies"][0] == seen["replies"][1]
+    assert "Olá do navegador" in seen["replies"][0]
+    assert min(seen["growth"]) > 2

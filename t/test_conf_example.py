@@ -29,6 +29,7 @@ def demo(agent):
         ("load_module modules/ngx_neonpro_module.so;", f"load_module {MODULE};"),
         ("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{port};"),
         ("server 127.0.0.1:8001 ", f"server 127.0.0.1:{agent.port} "),
+        ("http://127.0.0.1:8001/v1/chat;", f"http://127.0.0.1:{agent.port}/v1/chat;"),
     ]:
         assert old in text, f"conf.example/nginx.conf no longer contains {old!r}"
         text = text.replace(old, new)
@@ -132,10 +133,21 @@ def test_chat_websocket_answers(demo):
             hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
             await ws.send(json.dumps({"type": "join", "session_id": "demo-session"}))
             joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            return ws.subprotocol, hello, joined
+            await ws.send(json.dumps({
+                "type": "message", "session_id": "demo-session", "data": {"content": "Olá"},
+            }))
+            received = []
+            while not received or received[-1]["type"] != "stream_end":
+                received.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return ws.subprotocol, hello, joined, received
 
-    subprotocol, hello, joined = asyncio.run(exchange())
+    subprotocol, hello, joined, received = asyncio.run(exchange())
 
     assert subprotocol == "neonpro.chat.v1"
     assert hello["type"] == "hello"
     assert joined["type"] == "joined"
+    assert joined["data"]["agent"] is True
+    types = [envelope["type"] for envelope in received]
+    assert types[:2] == ["message", "stream_start"]
+    assert "stream_chunk" in types
+    assert received[-1]["data"]["seq"] == 2

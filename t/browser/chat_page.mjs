@@ -1,7 +1,9 @@
 // Opens the demo chat page in two headless Chromium tabs that nginx serves
-// from different workers, joins one session in both, sends a message from
-// the first tab and waits for it in the second.  Prints one JSON line with
-// what it saw and exits 0 when the message arrived in both tabs.
+// from different workers, joins one session in both with the agent, sends a
+// message from the first tab and waits in both tabs for the message and for
+// the agent's reply.  A MutationObserver in each tab records how the reply's
+// line grew, to show that it was streamed.  Prints one JSON line with what
+// it saw and exits 0 when the message and a streamed reply reached both.
 //
 // Usage: node chat_page.mjs http://127.0.0.1:PORT/chat/ SESSION
 
@@ -28,7 +30,19 @@ async function openTab() {
   return { page, worker: status.match(/worker (\d+)/)[1] };
 }
 
-const result = { ok: false, workers: [], received: [] };
+const result = { ok: false, workers: [], received: [], replies: [], growth: [] };
+
+// Records each text the agent's line shows, in the page.
+function watchReplies() {
+  window.replyTexts = [];
+  new MutationObserver(() => {
+    const line = document.querySelector("li[data-stream-id]");
+    if (line && window.replyTexts.at(-1) !== line.textContent) {
+      window.replyTexts.push(line.textContent);
+    }
+  }).observe(document.getElementById("messages"),
+             { childList: true, subtree: true, characterData: true });
+}
 
 try {
   const first = await openTab();
@@ -54,6 +68,10 @@ try {
     await tab.page.waitForSelector("#send:not([disabled])", { timeout: WAIT_MS });
   }
 
+  for (const tab of [first, second]) {
+    await tab.page.evaluate(watchReplies);
+  }
+
   const text = "Olá do navegador";
   await first.page.fill("#message", text);
   await first.page.click("#send");
@@ -63,7 +81,17 @@ try {
     result.received.push(await item.textContent());
   }
 
-  result.ok = result.received.every((line) => line.endsWith(text));
+  for (const tab of [first, second]) {
+    const reply = await tab.page.waitForSelector("li.message.assistant",
+                                                 { timeout: WAIT_MS });
+    result.replies.push(await reply.textContent());
+    result.growth.push(await tab.page.evaluate(() => window.replyTexts.length));
+  }
+
+  result.ok = result.received.every((line) => line.endsWith(text))
+    && result.replies.every((line) => line.length > "assistant: ".length)
+    && result.replies[0] === result.replies[1]
+    && result.growth.every((n) => n > 2);
 } catch (error) {
   result.error = String(error);
 } finally {

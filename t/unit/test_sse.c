@@ -161,8 +161,12 @@ test_byte_by_byte(const sse_case_t *tc)
                                   1, on_event, &seen);
     }
 
-    snprintf(name, sizeof(name), "%s (byte by byte)", tc->name);
-    CHECK(rc == tc->rc && seen.n == tc->nevents, name);
+    snprintf(name, sizeof(name), "%s (byte by byte): result", tc->name);
+    CHECK(rc == tc->rc, name);
+
+    snprintf(name, sizeof(name), "%s (byte by byte): number of events",
+             tc->name);
+    CHECK(seen.n == tc->nevents, name);
 
     ngx_neonpro_sse_free(&p);
 }

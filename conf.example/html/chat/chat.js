@@ -1,7 +1,9 @@
 // The demo chat page: one WebSocket to /ws/chat speaking neonpro.chat.v1.
 // On a close with 1001 ("reconnect", a reload of nginx) it reconnects and
 // resumes the session after the last seq it showed, so it misses nothing
-// that the session's history still holds.
+// that the session's history still holds.  The agent's reply grows in one
+// line as its chunks arrive; the stored reply replaces that line when it
+// comes as a message instead of a stream_end.
 
 "use strict";
 
@@ -19,6 +21,7 @@ const list = document.getElementById("messages");
 const sessionInput = document.getElementById("session");
 const messageInput = document.getElementById("message");
 const sendButton = document.getElementById("send");
+const agentBox = document.getElementById("agent");
 
 function showStatus(text, value) {
   statusLine.textContent = text;
@@ -33,6 +36,19 @@ function addLine(text, kind, seq) {
     item.dataset.seq = String(seq);
   }
   list.appendChild(item);
+}
+
+// The line of a stream, made at its first event seen.
+function streamLine(streamId) {
+  let item = list.querySelector(`li[data-stream-id="${CSS.escape(streamId)}"]`);
+  if (item === null) {
+    item = document.createElement("li");
+    item.className = "stream";
+    item.dataset.streamId = streamId;
+    item.textContent = "assistant: ";
+    list.appendChild(item);
+  }
+  return item;
 }
 
 function send(envelope) {
@@ -58,9 +74,33 @@ function handle(envelope) {
     case "message":
       if (data.seq > state.lastSeq) {
         state.lastSeq = data.seq;
-        addLine(`${data.user ? data.user.role : "?"}: ${data.content}`, "message", data.seq);
+        if (data.stream_id) {
+          const item = streamLine(data.stream_id);
+          item.textContent = `assistant: ${data.content}`;
+          item.className = "message assistant";
+          item.dataset.seq = String(data.seq);
+        } else {
+          addLine(`${data.user ? data.user.role : "?"}: ${data.content}`, "message", data.seq);
+        }
       }
       break;
+    case "stream_start":
+      streamLine(data.stream_id);
+      break;
+    case "stream_chunk":
+      streamLine(data.stream_id).textContent += data.delta;
+      break;
+    case "stream_end": {
+      const item = streamLine(data.stream_id);
+      if (data.seq === null) {
+        item.className = "stream failed";
+      } else {
+        item.className = "message assistant";
+        item.dataset.seq = String(data.seq);
+        state.lastSeq = Math.max(state.lastSeq, data.seq);
+      }
+      break;
+    }
     case "gap":
       addLine(`Mensagens ${data.from_seq} a ${data.to_seq} não estão mais disponíveis`, "system");
       state.lastSeq = Math.max(state.lastSeq, data.to_seq);
@@ -93,7 +133,7 @@ document.getElementById("session-form").addEventListener("submit", (event) => {
   state.session = sessionInput.value;
   state.lastSeq = 0;
   list.replaceChildren();
-  send({ type: "join", session_id: state.session, data: { agent: false } });
+  send({ type: "join", session_id: state.session, data: { agent: agentBox.checked } });
 });
 
 document.getElementById("message-form").addEventListener("submit", (event) => {
