@@ -87,6 +87,7 @@ static ngx_int_t ngx_neonpro_bus_read_new(ngx_str_t *session,
     uint64_t after_pos, uint64_t *last_pos, ngx_uint_t *lost,
     ngx_neonpro_bus_item_pt handler, void *data);
 static void ngx_neonpro_bus_wake(ngx_neonpro_bus_session_t *s);
+static void ngx_neonpro_bus_stop_reading(void);
 
 
 ngx_neonpro_bus_t  ngx_neonpro_bus_shm = {
@@ -106,6 +107,7 @@ static time_t                      ngx_neonpro_bus_ttl;
 static int                         ngx_neonpro_bus_fds[
                                        NGX_NEONPRO_BUS_MAX_WORKERS];
 static ngx_uint_t                  ngx_neonpro_bus_nfds;
+static ngx_uint_t                  ngx_neonpro_bus_made;
 static ngx_connection_t           *ngx_neonpro_bus_connection;
 static ngx_neonpro_bus_wakeup_pt   ngx_neonpro_bus_wakeup;
 static ngx_event_t                 ngx_neonpro_bus_local_event;
@@ -171,37 +173,21 @@ ngx_neonpro_bus_add_zone(ngx_conf_t *cf, size_t size, ngx_uint_t history,
 }
 
 
-typedef struct {
-    int                        fds[NGX_NEONPRO_BUS_MAX_WORKERS];
-    ngx_uint_t                 nfds;
-} ngx_neonpro_bus_fds_t;
-
-
 /*
- * Closes the eventfds of one cycle in the master when that cycle goes
- * away, which on a reload happens after the next cycle made its own.
+ * Makes the eventfd of each worker slot, in the master, before the fork.
+ *
+ * A slot keeps its eventfd for the master's life: after a reload, the old
+ * and the new worker of a slot share it.  So an old worker that finishes
+ * an agent reply while it shuts down still wakes the new workers, whose
+ * participants have reconnected.  An old worker stops reading its slot's
+ * eventfd as soon as it starts shutting down.
  */
-static void
-ngx_neonpro_bus_close_fds(void *data)
-{
-    ngx_neonpro_bus_fds_t  *set = data;
-
-    ngx_uint_t  i;
-
-    for (i = 0; i < set->nfds; i++) {
-        (void) close(set->fds[i]);
-    }
-}
-
-
-/* Creates one eventfd per worker slot, in the master, before the fork. */
 ngx_int_t
 ngx_neonpro_bus_init_module(ngx_cycle_t *cycle)
 {
-    ngx_uint_t              i, n;
-    ngx_core_conf_t        *ccf;
-    ngx_pool_cleanup_t     *cln;
-    ngx_neonpro_bus_fds_t  *set;
+    int               fd;
+    ngx_uint_t        n;
+    ngx_core_conf_t  *ccf;
 
     if (ngx_neonpro_bus_zone == NULL
         || ngx_neonpro_bus_zone_cycle != cycle)
@@ -219,31 +205,19 @@ ngx_neonpro_bus_init_module(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(cycle->pool, sizeof(ngx_neonpro_bus_fds_t));
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
+    while (ngx_neonpro_bus_made < n) {
+        fd = eventfd(0, EFD_NONBLOCK);
 
-    set = cln->data;
-    set->nfds = 0;
-    cln->handler = ngx_neonpro_bus_close_fds;
-
-    /* the previous cycle's descriptors belong to its workers now */
-    ngx_neonpro_bus_nfds = 0;
-
-    for (i = 0; i < n; i++) {
-        set->fds[i] = eventfd(0, EFD_NONBLOCK);
-
-        if (set->fds[i] == -1) {
+        if (fd == -1) {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
                           "eventfd() failed");
             return NGX_ERROR;
         }
 
-        set->nfds = i + 1;
-        ngx_neonpro_bus_fds[i] = set->fds[i];
-        ngx_neonpro_bus_nfds = i + 1;
+        ngx_neonpro_bus_fds[ngx_neonpro_bus_made++] = fd;
     }
+
+    ngx_neonpro_bus_nfds = n;
 
     return NGX_OK;
 }
@@ -252,9 +226,22 @@ ngx_neonpro_bus_init_module(ngx_cycle_t *cycle)
 static void
 ngx_neonpro_bus_wakeup_handler(ngx_event_t *ev)
 {
-    uint64_t  count;
+    uint64_t           count;
+    ngx_connection_t  *c;
 
-    if (ev == ngx_neonpro_bus_connection->read) {
+    c = ngx_neonpro_bus_connection;
+
+    if (c && c->close) {
+        /*
+         * The worker shuts down: the new worker of this slot reads the
+         * eventfd from now on.  Messages this worker publishes itself
+         * still reach it through the posted event.
+         */
+        ngx_neonpro_bus_stop_reading();
+        return;
+    }
+
+    if (c && ev == c->read) {
         /* the eventfd is level-triggered: reading it rearms it */
         (void) read(ngx_neonpro_bus_connection->fd, &count, sizeof(count));
     }
@@ -286,6 +273,9 @@ ngx_neonpro_bus_init_process(ngx_cycle_t *cycle,
     c->read->log = cycle->log;
     c->log = cycle->log;
 
+    /* a shutdown calls the read handler of idle connections with close */
+    c->idle = 1;
+
     if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
         ngx_free_connection(c);
         return NGX_ERROR;
@@ -295,14 +285,14 @@ ngx_neonpro_bus_init_process(ngx_cycle_t *cycle,
 
     ngx_neonpro_bus_local_event.handler = ngx_neonpro_bus_wakeup_handler;
     ngx_neonpro_bus_local_event.log = cycle->log;
-    ngx_neonpro_bus_local_event.data = c;
+    ngx_neonpro_bus_local_event.data = NULL;
 
     return NGX_OK;
 }
 
 
-void
-ngx_neonpro_bus_exit_process(ngx_cycle_t *cycle)
+static void
+ngx_neonpro_bus_stop_reading(void)
 {
     ngx_connection_t  *c;
 
@@ -312,14 +302,23 @@ ngx_neonpro_bus_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    /* this worker's copy of its eventfd goes with it */
+    /*
+     * The descriptor stays open: this worker still writes to it to wake
+     * the new worker of its slot.
+     */
 
-    ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    (void) close(c->fd);
+    ngx_del_event(c->read, NGX_READ_EVENT, 0);
     c->fd = (ngx_socket_t) -1;
     ngx_free_connection(c);
 
     ngx_neonpro_bus_connection = NULL;
+}
+
+
+void
+ngx_neonpro_bus_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_neonpro_bus_stop_reading();
 }
 
 
@@ -708,7 +707,11 @@ ngx_neonpro_bus_wake(ngx_neonpro_bus_session_t *s)
                                &ngx_posted_events);
             }
 
-            continue;
+            /* a worker that shuts down shares its slot with its successor */
+
+            if (ngx_neonpro_bus_connection) {
+                continue;
+            }
         }
 
         if (write(ngx_neonpro_bus_fds[wake[i]], &one, sizeof(one)) == -1

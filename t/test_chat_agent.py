@@ -8,6 +8,8 @@ locale), the agent's faults through its control API, the per-worker limit
 with its queue, and the directives.
 """
 
+import asyncio
+
 import httpx
 import pytest
 import websockets
@@ -456,3 +458,61 @@ def test_agent_directive_inherits_and_turns_off(nginx, clean_agent):
 
     assert run(joined_agent("/ws/chat")) is True
     assert run(joined_agent("/ws/quiet")) is False
+
+
+# ---------------------------------------------------------------------------
+# Reload while the agent answers
+
+AGENT_PATIENT_HTTP = """
+server {
+    listen 127.0.0.1:{port} reuseport;
+    location = /ws/chat {
+        neonpro_chat;
+        neonpro_chat_agent http://127.0.0.1:{agent_port}/v1/chat;
+        neonpro_chat_agent_timeout 20s;
+    }
+}
+"""
+
+
+def test_reply_finished_by_old_worker_reaches_new_workers(nginx, clean_agent):
+    """A reload during a reply: the old worker finishes and stores it, and
+    the client that reconnected to a new worker receives it live."""
+    server = nginx(AGENT_PATIENT_HTTP, workers=2)
+    session = "sess_reload_agent"
+    clean_agent.fault("stall")
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        async with ws_connect(server.port) as ws:
+            await hello_and_join(ws, session)
+            await ask(ws, session, "Vai demorar?")
+            await read_until(ws, lambda e: e["type"] == "stream_start")
+            await loop.run_in_executor(None, server.reload)
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            close = (ws.close_code, ws.close_reason)
+
+        async with ws_connect(server.port) as ws:
+            await recv_envelope(ws)
+            resumed = await request_reply(
+                ws, {"type": "resume", "session_id": session, "data": {"after_seq": 1}}
+            )
+            clean_agent.release()
+            reply = await read_until(ws, lambda e: e["type"] == "message")
+        return close, resumed, reply
+
+    try:
+        close, resumed, reply = run(scenario())
+    finally:
+        clean_agent.release()
+
+    assert close == (1001, "reconnect")
+    assert [e["type"] for e in resumed] == ["joined"]
+    assert resumed[0]["data"]["last_seq"] == 1
+    stored = reply[-1]["data"]
+    assert stored["seq"] == 2
+    assert stored["user"]["role"] == "assistant"
+    assert stored["content"]
+    assert "[alert]" not in server.error_log()
