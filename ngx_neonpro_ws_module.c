@@ -100,6 +100,20 @@ static ngx_command_t  ngx_neonpro_ws_commands[] = {
       offsetof(ngx_neonpro_ws_loc_conf_t, connections_per_ip),
       NULL },
 
+    { ngx_string("neonpro_chat_user_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, user_key),
+      NULL },
+
+    { ngx_string("neonpro_chat_connections_per_user"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, connections_per_user),
+      NULL },
+
     { ngx_string("neonpro_chat_deflate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -516,6 +530,66 @@ ngx_neonpro_ws_negotiate_deflate(ngx_http_request_t *r,
 }
 
 
+/*
+ * Counts the connection for its user, when neonpro_chat_user_key names one:
+ * the key's value, counted across workers in the same zone as addresses
+ * under a prefix of its own.  An empty value is not counted.
+ */
+static ngx_int_t
+ngx_neonpro_ws_count_user(ngx_http_request_t *r, ngx_neonpro_ws_conn_t *wc)
+{
+    u_char     *p;
+    ngx_str_t   value;
+
+    if (wc->conf->user_key == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_complex_value(r, wc->conf->user_key, &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (value.len == 0) {
+        return NGX_OK;
+    }
+
+    /* the connection's pool, since the key outlives the request */
+
+    p = ngx_pnalloc(r->connection->pool, sizeof("user:") - 1 + value.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    wc->user_key.data = p;
+    p = ngx_cpymem(p, "user:", sizeof("user:") - 1);
+    p = ngx_cpymem(p, value.data, value.len);
+    wc->user_key.len = p - wc->user_key.data;
+
+    if (ngx_neonpro_ws_ip_acquire(&wc->user_key,
+                                  wc->conf->connections_per_user)
+        == NGX_OK)
+    {
+        wc->user_counted = 1;
+        return NGX_OK;
+    }
+
+    /* the user's id stays out of the log */
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "neonpro: WebSocket handshake rejected: the user already "
+                  "has %ui chat connections", wc->conf->connections_per_user);
+
+    if (ngx_neonpro_ws_push_header(r, "Retry-After", (u_char *) "60", 2)
+        == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_neonpro_error(r, NGX_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED",
+                             NULL);
+}
+
+
 static ngx_int_t
 ngx_neonpro_ws_handler(ngx_http_request_t *r)
 {
@@ -641,6 +715,11 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
     }
 
     wc->address_counted = 1;
+
+    rc = ngx_neonpro_ws_count_user(r, wc);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     if (wlcf->deflate && ngx_neonpro_ws_negotiate_deflate(r, wc) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -907,6 +986,8 @@ ngx_neonpro_ws_create_loc_conf(ngx_conf_t *cf)
     conf->idle_timeout = NGX_CONF_UNSET_MSEC;
     conf->message_rate = NGX_CONF_UNSET_UINT;
     conf->connections_per_ip = NGX_CONF_UNSET_UINT;
+    conf->connections_per_user = NGX_CONF_UNSET_UINT;
+    conf->user_key = NGX_CONF_UNSET_PTR;
     conf->deflate = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
 
@@ -936,6 +1017,9 @@ ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->message_rate, prev->message_rate, 100);
     ngx_conf_merge_uint_value(conf->connections_per_ip,
                               prev->connections_per_ip, 10);
+    ngx_conf_merge_uint_value(conf->connections_per_user,
+                              prev->connections_per_user, 5);
+    ngx_conf_merge_ptr_value(conf->user_key, prev->user_key, NULL);
     ngx_conf_merge_value(conf->deflate, prev->deflate, 0);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
 

@@ -26,6 +26,8 @@ typedef struct {
     ngx_msec_t                  idle_timeout;
     ngx_uint_t                  message_rate;  /* per minute */
     ngx_uint_t                  connections_per_ip;
+    ngx_uint_t                  connections_per_user;
+    ngx_http_complex_value_t   *user_key;
     ngx_flag_t                  deflate;
     ngx_array_t                *origins;       /* of ngx_neonpro_ws_str_t */
     ngx_neonpro_chat_agent_conf_t  agent;
@@ -84,7 +86,10 @@ struct ngx_neonpro_ws_conn_s {
     ngx_neonpro_ws_deflate_inflater_t   inflater;
     ngx_neonpro_ws_deflate_deflater_t   deflater;
 
+    ngx_str_t                   user_key;      /* "user:" and the key */
+
     unsigned                    address_counted:1;
+    unsigned                    user_counted:1;
     unsigned                    close_sent:1;
     unsigned                    closing:1;
     unsigned                    finalized:1;

@@ -1418,6 +1418,11 @@ ngx_neonpro_ws_cleanup(void *data)
         ngx_neonpro_ws_ip_release(&wc->connection->addr_text);
     }
 
+    if (wc->user_counted) {
+        wc->user_counted = 0;
+        ngx_neonpro_ws_ip_release(&wc->user_key);
+    }
+
     while (!ngx_queue_empty(&wc->memberships)) {
         q = ngx_queue_head(&wc->memberships);
         m = ngx_queue_data(q, ngx_neonpro_ws_member_t, in_conn);

@@ -1,5 +1,5 @@
-"""Limits of the chat WebSocket: connections per address and messages per
-minute per connection."""
+"""Limits of the chat WebSocket: connections per address and per user, and
+messages per minute per connection."""
 
 import asyncio
 import json
@@ -48,6 +48,58 @@ def test_connections_per_address_across_workers(nginx):
         return refused.value.status_code
 
     assert asyncio.run(scenario()) == 429
+
+
+CHAT_PER_USER = """
+server {
+    listen 127.0.0.1:{port} reuseport;
+    location = /ws/chat {
+        neonpro_chat;
+        neonpro_chat_connections_per_ip 100;
+        neonpro_chat_user_key $http_x_demo_user;
+        neonpro_chat_connections_per_user 2;
+    }
+}
+"""
+
+
+async def open_as(ng, user):
+    headers = {"X-Demo-User": user} if user else {}
+    ws = await websockets.connect(url(ng), subprotocols=["neonpro.chat.v1"], extra_headers=headers)
+    hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert hello["type"] == "hello"
+    return ws
+
+
+def test_connections_per_user_across_workers(nginx):
+    """Two connections per user key across 4 workers; other users and
+    connections without a key are not affected."""
+    ng = nginx(CHAT_PER_USER, workers=4)
+
+    async def scenario():
+        held = [await open_as(ng, "u-17") for _ in range(2)]
+        with pytest.raises(websockets.exceptions.InvalidStatusCode) as refused:
+            await open_as(ng, "u-17")
+        others = [await open_as(ng, "u-18") for _ in range(2)]
+        anonymous = [await open_as(ng, None) for _ in range(4)]
+        await held[0].close()
+        # the closed connection's place is free again once nginx saw the close
+        for _ in range(50):
+            try:
+                reopened = await open_as(ng, "u-17")
+                break
+            except websockets.exceptions.InvalidStatusCode:
+                await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("u-17 could not reconnect after closing one connection")
+        for ws in held[1:] + others + anonymous + [reopened]:
+            await ws.close()
+        return refused.value
+
+    refused = asyncio.run(scenario())
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "60"
+    assert "u-17" not in ng.error_log()
 
 
 def test_message_rate_per_connection(nginx):

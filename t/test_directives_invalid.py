@@ -139,6 +139,17 @@ BAD_VALUES = [
                  "neonpro_agent_pass", id="agent-pass-after-proxy-pass"),
     pytest.param(in_location("neonpro_agent_pass http://ai_agent; proxy_pass http://ai_agent;"),
                  "neonpro_agent_pass", id="proxy-pass-after-agent-pass"),
+    # chat limits and the chat agent
+    pytest.param(in_location("neonpro_chat; neonpro_chat_heartbeat often;"), "often",
+                 id="chat-heartbeat-not-a-time"),
+    pytest.param(in_location("neonpro_chat; neonpro_chat_send_queue big;"), "big",
+                 id="chat-send-queue-not-a-size"),
+    pytest.param(in_location("neonpro_chat; neonpro_chat_connections_per_user many;"), "many",
+                 id="chat-connections-per-user-not-a-number"),
+    pytest.param(in_location("neonpro_chat; neonpro_chat_agent 127.0.0.1:8001;"),
+                 "127.0.0.1:8001", id="chat-agent-without-scheme"),
+    pytest.param(in_location("neonpro_chat; neonpro_chat_agent_history lots;"), "lots",
+                 id="chat-agent-history-not-a-number"),
 ]
 
 
