@@ -88,6 +88,13 @@ static ngx_uint_t   ngx_neonpro_chat_agent_calls_ready;
 static uint32_t     ngx_neonpro_chat_agent_streams;
 
 
+static void
+ngx_neonpro_chat_agent_free_list(void *data)
+{
+    curl_slist_free_all(data);
+}
+
+
 /*
  * The agent's URL, http or https.  Its host is resolved here, while the
  * configuration is read, and handed to curl as a CURLOPT_RESOLVE entry, so
@@ -99,6 +106,7 @@ ngx_neonpro_chat_agent_set_url(ngx_conf_t *cf,
 {
     size_t               n, skip;
     ngx_url_t            u;
+    ngx_pool_cleanup_t  *cln;
     in_port_t            port;
     struct curl_slist   *list;
     u_char               addr[NGX_SOCKADDR_STRLEN];
@@ -169,12 +177,20 @@ ngx_neonpro_chat_agent_set_url(ngx_conf_t *cf,
                            n, addr);
     }
 
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
     list = curl_slist_append(NULL, (char *) entry);
     if (list == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    /* NOTE: the list lives as long as the master; it is a few bytes */
+    /* the list goes with the configuration that made it */
+    cln->handler = ngx_neonpro_chat_agent_free_list;
+    cln->data = list;
+
     acf->resolve = list;
 
     return NGX_CONF_OK;
