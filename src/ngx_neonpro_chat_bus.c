@@ -371,7 +371,7 @@ ngx_neonpro_bus_drop_event(ngx_slab_pool_t *shpool,
  * last_seq below its own and drops its copy.  Only a session without
  * participants on any worker expires.
  */
-static void
+static ngx_int_t
 ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
     ngx_neonpro_bus_session_t *s)
 {
@@ -379,12 +379,12 @@ ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
 
     for (i = 0; i < NGX_NEONPRO_BUS_MAX_WORKERS; i++) {
         if (s->subscribers[i]) {
-            return;
+            return NGX_DECLINED;
         }
     }
 
     if (ngx_time() - s->last_active < sh->ttl) {
-        return;
+        return NGX_DECLINED;
     }
 
     while (s->count) {
@@ -403,13 +403,19 @@ ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
     s->head = 0;
     s->seq = 0;
     s->pos = 0;
+
+    return NGX_OK;
 }
 
 
+/*
+ * The zone is full: expired sessions go, tree node and all.  Nobody
+ * follows them, so no worker holds anything of theirs.
+ */
 static void
 ngx_neonpro_bus_expire_all(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh)
 {
-    ngx_rbtree_node_t  *node;
+    ngx_rbtree_node_t  *node, *next;
 
     if (sh->rbtree.root == &sh->sentinel) {
         return;
@@ -417,9 +423,17 @@ ngx_neonpro_bus_expire_all(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh)
 
     for (node = ngx_rbtree_min(sh->rbtree.root, &sh->sentinel);
          node;
-         node = ngx_rbtree_next(&sh->rbtree, node))
+         node = next)
     {
-        ngx_neonpro_bus_expire(shpool, sh, (ngx_neonpro_bus_session_t *) node);
+        next = ngx_rbtree_next(&sh->rbtree, node);
+
+        if (ngx_neonpro_bus_expire(shpool, sh,
+                                   (ngx_neonpro_bus_session_t *) node)
+            == NGX_OK)
+        {
+            ngx_rbtree_delete(&sh->rbtree, node);
+            ngx_slab_free_locked(shpool, node);
+        }
     }
 }
 
@@ -469,7 +483,7 @@ ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent,
         ngx_rbtree_insert(&sh->rbtree, &s->sn.node);
     }
 
-    ngx_neonpro_bus_expire(shpool, sh, s);
+    (void) ngx_neonpro_bus_expire(shpool, sh, s);
 
     if (s->seq == 0 && s->pos == 0) {
         /* a new or restarted session takes the setting of its first join */
@@ -491,9 +505,8 @@ ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent,
 
 /*
  * A session stays in the zone after its last participant leaves, so that a
- * reconnecting client can resume.  NOTE: an expired session keeps its tree
- * node.  Only its history is freed, when it is joined again or when the
- * zone runs out of memory.
+ * reconnecting client can resume.  Once expired, it starts over when it is
+ * joined again, or goes when the zone runs out of memory.
  */
 static void
 ngx_neonpro_bus_leave(ngx_str_t *session)

@@ -163,6 +163,47 @@ def test_idle_session_starts_over_after_ttl(nginx):
     assert expired["data"]["last_seq"] == 0
 
 
+SMALL_ZONE_CHAT = """
+neonpro_chat_zone 256k history=64;
+neonpro_chat_session_ttl 1s;
+server {
+    listen 127.0.0.1:{port};
+    location = /ws/chat { neonpro_chat; }
+}
+"""
+
+
+def test_expired_sessions_give_their_room_back(nginx):
+    """A full zone takes new sessions again once the old ones expired."""
+    ng = nginx(SMALL_ZONE_CHAT)
+
+    async def join_and_leave(prefix, count):
+        """Return how many of count new sessions could be joined."""
+        ws = await open_chat(ng)
+        joined = 0
+        for n in range(count):
+            session = f"{prefix}-{n:04d}"
+            await ws.send(json.dumps({"type": "join", "session_id": session}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if reply["type"] == "joined":
+                joined += 1
+                await ws.send(json.dumps({"type": "leave", "session_id": session}))
+                await asyncio.wait_for(ws.recv(), 10)
+        await ws.close()
+        return joined
+
+    first = asyncio.run(join_and_leave("sess-first", 100))
+    # the zone is full: the first sessions have not expired yet
+    full = asyncio.run(join_and_leave("sess-full", 5))
+    asyncio.run(asyncio.sleep(2.5))
+    second = asyncio.run(join_and_leave("sess-second", first))
+
+    assert first < 100, "the zone was meant to fill up; make it smaller"
+    assert full == 0
+    assert second == first
+    assert "a new session was rejected" in ng.error_log()
+
+
 SLOW_CHAT = """
 server {
     listen 127.0.0.1:{port};
