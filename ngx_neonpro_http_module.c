@@ -1,10 +1,12 @@
 
 /*
- * ngx_neonpro_module: the agent upstream handler (neonpro_agent_pass) and
- * the health endpoint (neonpro_health).
+ * ngx_neonpro_module: the agent upstream handler (neonpro_agent_pass), the
+ * health endpoint (neonpro_health) and the rate limits of HTTP locations
+ * (neonpro_rate_limit).
  *
- * This file contains the directives, the configuration and the health
- * handler.  The upstream callbacks are in src/ngx_neonpro_agent.c.
+ * This file contains the directives, the configuration, the health
+ * handler and the access phase wiring.  The upstream callbacks are in
+ * src/ngx_neonpro_agent.c, the rate limits in src/ngx_neonpro_ratelimit.c.
  */
 
 
@@ -15,6 +17,7 @@
 #include "src/ngx_neonpro_agent_contract.h"
 #include "src/ngx_neonpro_error.h"
 #include "src/ngx_neonpro_peers.h"
+#include "src/ngx_neonpro_ratelimit.h"
 
 
 typedef struct {
@@ -34,6 +37,11 @@ static char *ngx_neonpro_conf_set_contract(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_neonpro_conf_set_next_upstream(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+
+static char *ngx_neonpro_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_neonpro_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_neonpro_init(ngx_conf_t *cf);
 
 static void *ngx_neonpro_create_main_conf(ngx_conf_t *cf);
 static void *ngx_neonpro_create_loc_conf(ngx_conf_t *cf);
@@ -75,6 +83,16 @@ static ngx_str_t  ngx_neonpro_agent_hide_headers[] = {
     ngx_string("X-Accel-Buffering"),
     ngx_string("X-Accel-Charset"),
     ngx_null_string
+};
+
+
+static ngx_conf_enum_t  ngx_neonpro_limit_headers[] = {
+    { ngx_string("draft"), NGX_NEONPRO_RATELIMIT_HEADERS_DRAFT },
+    { ngx_string("legacy"), NGX_NEONPRO_RATELIMIT_HEADERS_LEGACY },
+    { ngx_string("both"), NGX_NEONPRO_RATELIMIT_HEADERS_DRAFT
+                          |NGX_NEONPRO_RATELIMIT_HEADERS_LEGACY },
+    { ngx_string("off"), NGX_NEONPRO_RATELIMIT_HEADERS_OFF },
+    { ngx_null_string, 0 }
 };
 
 
@@ -157,13 +175,34 @@ static ngx_command_t  ngx_neonpro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("neonpro_rate_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_neonpro_ratelimit_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_rate_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_neonpro_rate_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_rate_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, limit_headers),
+      &ngx_neonpro_limit_headers },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_neonpro_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_neonpro_init,                      /* postconfiguration */
 
     ngx_neonpro_create_main_conf,          /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -649,6 +688,50 @@ ngx_neonpro_health_handler(ngx_http_request_t *r)
 }
 
 
+static char *
+ngx_neonpro_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_agent_loc_conf_t *alcf = conf;
+
+    return ngx_neonpro_ratelimit_add(cf, &alcf->limits);
+}
+
+
+static ngx_int_t
+ngx_neonpro_access_handler(ngx_http_request_t *r)
+{
+    ngx_neonpro_agent_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_neonpro_module);
+
+    return ngx_neonpro_ratelimit_check(r, alcf->limits, alcf->limit_headers);
+}
+
+
+/*
+ * The access handler of the rate limits.  Handlers of a phase run in the
+ * reverse order of registration, and this module's postconfiguration runs
+ * before the LGPD filter's, so the legal-basis check comes first.
+ */
+static ngx_int_t
+ngx_neonpro_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_neonpro_access_handler;
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_neonpro_create_main_conf(ngx_conf_t *cf)
 {
@@ -717,6 +800,9 @@ ngx_neonpro_create_loc_conf(ngx_conf_t *cf)
 
     ngx_str_set(&conf->upstream.module, "neonpro_agent");
 
+    conf->limits = NGX_CONF_UNSET_PTR;
+    conf->limit_headers = NGX_CONF_UNSET_UINT;
+
     return conf;
 }
 
@@ -728,6 +814,11 @@ ngx_neonpro_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_neonpro_agent_loc_conf_t *conf = child;
 
     ngx_hash_init_t  hash;
+
+    /* a location with limits of its own drops the inherited ones */
+    ngx_conf_merge_ptr_value(conf->limits, prev->limits, NULL);
+    ngx_conf_merge_uint_value(conf->limit_headers, prev->limit_headers,
+                              NGX_NEONPRO_RATELIMIT_HEADERS_DRAFT);
 
     ngx_conf_merge_uint_value(conf->contract, prev->contract,
                               NGX_NEONPRO_CONTRACT_JSON);

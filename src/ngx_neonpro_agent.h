@@ -19,6 +19,10 @@ typedef struct {
     size_t                     max_message_length;
     /* the location that has neonpro_agent_pass itself */
     ngx_http_core_loc_conf_t  *clcf;
+
+    /* any location's rate limits, of ngx_neonpro_ratelimit_t */
+    ngx_array_t               *limits;
+    ngx_uint_t                 limit_headers;
 } ngx_neonpro_agent_loc_conf_t;
 
 
