@@ -416,7 +416,7 @@ ngx_neonpro_chat_agent_start(ngx_neonpro_chat_agent_call_t *call)
 
     ngx_neonpro_chat_agent_publish(call, NGX_NEONPRO_BUS_STREAM_START,
                   ngx_neonpro_chat_build_stream_start(&head, call->stream_id,
-                                                   (json_int_t) call->reply_to));
+                                              (json_int_t) call->reply_to));
 
     easy = curl_easy_init();
     if (easy == NULL) {

@@ -18,6 +18,7 @@
 
 
 #include "ngx_neonpro_error.h"
+#include "ngx_neonpro_headers.h"
 #include "ngx_neonpro_ratelimit.h"
 
 
@@ -464,22 +465,44 @@ ngx_neonpro_ratelimit_shm_take(ngx_neonpro_ratelimit_take_t *takes,
 }
 
 
-static ngx_int_t
-ngx_neonpro_ratelimit_push(ngx_http_request_t *r, const char *name,
-    size_t name_len, u_char *value, size_t len)
-{
-    ngx_table_elt_t  *h;
+/* The response fields, with their lowercase names for other filters. */
+enum {
+    NGX_NEONPRO_RATELIMIT_POLICY = 0,
+    NGX_NEONPRO_RATELIMIT_STATE,
+    NGX_NEONPRO_RATELIMIT_X_LIMIT,
+    NGX_NEONPRO_RATELIMIT_X_REMAINING,
+    NGX_NEONPRO_RATELIMIT_X_RESET,
+    NGX_NEONPRO_RATELIMIT_RETRY_AFTER
+};
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+
+static ngx_str_t  ngx_neonpro_ratelimit_names[][2] = {
+    { ngx_string("RateLimit-Policy"), ngx_string("ratelimit-policy") },
+    { ngx_string("RateLimit"), ngx_string("ratelimit") },
+    { ngx_string("X-RateLimit-Limit"), ngx_string("x-ratelimit-limit") },
+    { ngx_string("X-RateLimit-Remaining"),
+      ngx_string("x-ratelimit-remaining") },
+    { ngx_string("X-RateLimit-Reset"), ngx_string("x-ratelimit-reset") },
+    { ngx_string("Retry-After"), ngx_string("retry-after") }
+};
+
+
+static ngx_int_t
+ngx_neonpro_ratelimit_push(ngx_http_request_t *r, ngx_uint_t field,
+    u_char *start, u_char *end)
+{
+    ngx_str_t  value;
+
+    value.data = start;
+    value.len = end - start;
+
+    if (ngx_neonpro_headers_push(r, &ngx_neonpro_ratelimit_names[field][0],
+                                 &ngx_neonpro_ratelimit_names[field][1],
+                                 &value)
+        == NULL)
+    {
         return NGX_ERROR;
     }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = name_len;
-    h->value.data = value;
-    h->value.len = len;
 
     return NGX_OK;
 }
@@ -528,12 +551,12 @@ ngx_neonpro_ratelimit_fields(ngx_http_request_t *r,
                             (t->result.reset + 999) / 1000);
         }
 
-        if (ngx_neonpro_ratelimit_push(r, "RateLimit-Policy",
-                                       sizeof("RateLimit-Policy") - 1,
-                                       policy, p - policy) != NGX_OK
-            || ngx_neonpro_ratelimit_push(r, "RateLimit",
-                                          sizeof("RateLimit") - 1,
-                                          state, q - state) != NGX_OK)
+        if (ngx_neonpro_ratelimit_push(r, NGX_NEONPRO_RATELIMIT_POLICY,
+                                       policy, p)
+            != NGX_OK
+            || ngx_neonpro_ratelimit_push(r, NGX_NEONPRO_RATELIMIT_STATE,
+                                          state, q)
+               != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -562,9 +585,8 @@ ngx_neonpro_ratelimit_fields(ngx_http_request_t *r,
 
     q = ngx_sprintf(p, "%uL", t->limit->policy.limit);
 
-    if (ngx_neonpro_ratelimit_push(r, "X-RateLimit-Limit",
-                                   sizeof("X-RateLimit-Limit") - 1,
-                                   p, q - p) != NGX_OK)
+    if (ngx_neonpro_ratelimit_push(r, NGX_NEONPRO_RATELIMIT_X_LIMIT, p, q)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -572,9 +594,9 @@ ngx_neonpro_ratelimit_fields(ngx_http_request_t *r,
     p = q;
     q = ngx_sprintf(p, "%uL", t->result.remaining);
 
-    if (ngx_neonpro_ratelimit_push(r, "X-RateLimit-Remaining",
-                                   sizeof("X-RateLimit-Remaining") - 1,
-                                   p, q - p) != NGX_OK)
+    if (ngx_neonpro_ratelimit_push(r, NGX_NEONPRO_RATELIMIT_X_REMAINING, p,
+                                   q)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -582,9 +604,7 @@ ngx_neonpro_ratelimit_fields(ngx_http_request_t *r,
     p = q;
     q = ngx_sprintf(p, "%uL", (t->result.reset + 999) / 1000);
 
-    return ngx_neonpro_ratelimit_push(r, "X-RateLimit-Reset",
-                                      sizeof("X-RateLimit-Reset") - 1,
-                                      p, q - p);
+    return ngx_neonpro_ratelimit_push(r, NGX_NEONPRO_RATELIMIT_X_RESET, p, q);
 }
 
 
@@ -712,12 +732,9 @@ ngx_neonpro_ratelimit_check(ngx_http_request_t *r, ngx_array_t *limits,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    value.data = p;
-    value.len = ngx_sprintf(p, "%uL", (retry + 999) / 1000) - p;
-
-    if (ngx_neonpro_ratelimit_push(r, "Retry-After",
-                                   sizeof("Retry-After") - 1,
-                                   value.data, value.len) != NGX_OK)
+    if (ngx_neonpro_ratelimit_push(r, NGX_NEONPRO_RATELIMIT_RETRY_AFTER, p,
+                                   ngx_sprintf(p, "%uL", (retry + 999) / 1000))
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
