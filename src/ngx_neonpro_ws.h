@@ -42,30 +42,57 @@ typedef struct {
 } ngx_neonpro_ws_main_conf_t;
 
 
+/* the zlib streams of one connection that negotiated permessage-deflate */
+typedef struct {
+    ngx_neonpro_ws_deflate_inflater_t   inflater;
+    ngx_neonpro_ws_deflate_deflater_t   deflater;
+} ngx_neonpro_ws_compression_t;
+
+
 typedef struct ngx_neonpro_ws_conn_s  ngx_neonpro_ws_conn_t;
 
+/*
+ * One chat WebSocket, allocated from c->pool, so that it lives exactly as
+ * long as the connection.  c->data points to it once the handshake
+ * request is released; before that, it is the request's module context.
+ */
 struct ngx_neonpro_ws_conn_s {
-    ngx_http_request_t         *request;
     ngx_connection_t           *connection;
+
+    /*
+     * The handshake request until ngx_neonpro_ws_release_request() frees
+     * it, and NULL after that.  What the connection needs of it is copied
+     * below: conf, session_ttl and lang.
+     */
+    ngx_http_request_t         *request;
+
     ngx_neonpro_ws_loc_conf_t  *conf;
+    time_t                      session_ttl;
     ngx_uint_t                  id;
 
     ngx_neonpro_ws_parser_t     parser;
-    ngx_neonpro_utf8_t          utf8;
     uint64_t                    payload_left;
     size_t                      mask_offset;
+    ngx_neonpro_utf8_t          utf8;
+
+    /* an ngx_neonpro_lang_e */
+    unsigned                    lang:1;
     unsigned                    in_payload:1;
+    /* the bytes that came with the handshake in r->header_in are parsed */
+    unsigned                    preread_done:1;
+    unsigned                    address_counted:1;
+    unsigned                    user_counted:1;
+    unsigned                    close_sent:1;
+    unsigned                    closing:1;
+    unsigned                    finalized:1;
 
     /* the data message being received, from ngx_alloc() */
     u_char                     *message;
     size_t                      message_len;
     size_t                      message_size;
 
-    u_char                      control[NGX_NEONPRO_WS_MAX_CONTROL_PAYLOAD];
     size_t                      control_len;
-
-    u_char                     *recv_buf;
-    size_t                      recv_size;
+    u_char                      control[NGX_NEONPRO_WS_MAX_CONTROL_PAYLOAD];
 
     /* frames waiting to be written, each an ngx_alloc() block */
     ngx_chain_t                *out;
@@ -78,21 +105,13 @@ struct ngx_neonpro_ws_conn_s {
     /* the sessions this connection joined */
     ngx_queue_t                 memberships;
 
-    ngx_uint_t                  lang;
     ngx_neonpro_ws_rate_t       rate;
 
-    /* permessage-deflate, when negotiated */
-    ngx_neonpro_ws_deflate_params_t    *deflate;
-    ngx_neonpro_ws_deflate_inflater_t   inflater;
-    ngx_neonpro_ws_deflate_deflater_t   deflater;
+    /* permessage-deflate: from ngx_alloc(), NULL unless negotiated */
+    ngx_neonpro_ws_compression_t  *deflate;
 
-    ngx_str_t                   user_key;      /* "user:" and the key */
-
-    unsigned                    address_counted:1;
-    unsigned                    user_counted:1;
-    unsigned                    close_sent:1;
-    unsigned                    closing:1;
-    unsigned                    finalized:1;
+    /* "user:" and the value of neonpro_chat_user_key, in c->pool */
+    ngx_str_t                   user_key;
 };
 
 

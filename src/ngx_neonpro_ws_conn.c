@@ -4,9 +4,15 @@
  * neonpro.chat.v1 envelopes dispatched, frames out through a bounded
  * queue, heartbeats and the close handshake.
  *
- * The connection never finalizes its request from inside a send or a
- * delivery loop: closing posts wc's close event, whose handler finalizes
- * once the current handler has returned.
+ * The handshake request lives only until the 101 is completely written and
+ * the frames that came with the handshake are parsed.  Then
+ * ngx_neonpro_ws_release_request() frees it, as nginx frees a request
+ * before a keepalive wait, and the connection goes on with wc in c->data.
+ *
+ * The connection never closes from inside a send or a delivery loop:
+ * closing posts wc's close event.  Its handler finalizes the request while
+ * one is held, and otherwise runs ngx_neonpro_ws_cleanup() and closes the
+ * connection itself.
  */
 
 
@@ -48,8 +54,11 @@ typedef struct {
 } ngx_neonpro_ws_member_t;
 
 
+static void ngx_neonpro_ws_request_read_event(ngx_event_t *rev);
+static void ngx_neonpro_ws_request_write_event(ngx_event_t *wev);
 static void ngx_neonpro_ws_read_event(ngx_event_t *rev);
 static void ngx_neonpro_ws_write_event(ngx_event_t *wev);
+static void ngx_neonpro_ws_read(ngx_neonpro_ws_conn_t *wc);
 static void ngx_neonpro_ws_close_event(ngx_event_t *ev);
 static void ngx_neonpro_ws_heartbeat(ngx_event_t *ev);
 static ngx_int_t ngx_neonpro_ws_process(ngx_neonpro_ws_conn_t *wc,
@@ -65,6 +74,7 @@ static void ngx_neonpro_ws_send_json(ngx_neonpro_ws_conn_t *wc, char *json);
 static void ngx_neonpro_ws_fail(ngx_neonpro_ws_conn_t *wc, ngx_uint_t code,
     const char *reason);
 static void ngx_neonpro_ws_flush(ngx_neonpro_ws_conn_t *wc);
+static void ngx_neonpro_ws_release_request(ngx_neonpro_ws_conn_t *wc);
 static void ngx_neonpro_ws_close_later(ngx_neonpro_ws_conn_t *wc);
 
 
@@ -74,11 +84,7 @@ static ngx_neonpro_bus_t  *ngx_neonpro_ws_bus = &ngx_neonpro_bus_shm;
 static time_t
 ngx_neonpro_ws_session_seconds(ngx_neonpro_ws_conn_t *wc)
 {
-    ngx_neonpro_ws_main_conf_t  *wmcf;
-
-    wmcf = ngx_http_get_module_main_conf(wc->request, ngx_neonpro_ws_module);
-
-    return wmcf->session_ttl;
+    return wc->session_ttl;
 }
 static ngx_queue_t         ngx_neonpro_ws_sessions;
 static ngx_uint_t          ngx_neonpro_ws_sessions_ready;
@@ -113,12 +119,16 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
     ngx_neonpro_ws_parser_init(&wc->parser, wc->conf->max_message_size,
                                wc->deflate != NULL);
 
-    wc->recv_size = NGX_NEONPRO_WS_RECV_SIZE;
-    wc->recv_buf = ngx_neonpro_ws_recv_buf;
+    /*
+     * c->data stays the request while it is held, because nginx reads it
+     * as one: ngx_http_run_posted_requests(), for instance, right after
+     * the handshake handler returns.  Until the release, these handlers
+     * find wc in the request's module context.
+     */
 
     c->log->action = "in a chat WebSocket";
-    c->read->handler = ngx_neonpro_ws_read_event;
-    c->write->handler = ngx_neonpro_ws_write_event;
+    c->read->handler = ngx_neonpro_ws_request_read_event;
+    c->write->handler = ngx_neonpro_ws_request_write_event;
 
     /* a graceful shutdown calls the read handler of idle connections */
     c->idle = 1;
@@ -150,23 +160,84 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
                                         (json_int_t) ngx_worker, &limits);
     ngx_neonpro_ws_send_json(wc, json);
 
-    /* frames that came with the handshake wait in r->header_in */
+    /*
+     * Frames that came with the handshake wait in r->header_in.  The read
+     * handler parses them, then releases the request if the 101 is out.
+     */
     ngx_post_event(c->read, &ngx_posted_events);
 }
 
 
+/* The event handlers while the handshake request is held. */
+
 static void
-ngx_neonpro_ws_read_event(ngx_event_t *rev)
+ngx_neonpro_ws_request_read_event(ngx_event_t *rev)
 {
-    ssize_t                  n;
-    ngx_buf_t               *b;
-    ngx_connection_t        *c;
-    ngx_http_request_t      *r;
-    ngx_neonpro_ws_conn_t   *wc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
     c = rev->data;
     r = c->data;
+
+    ngx_neonpro_ws_read(ngx_http_get_module_ctx(r, ngx_neonpro_ws_module));
+}
+
+
+static void
+ngx_neonpro_ws_request_write_event(ngx_event_t *wev)
+{
+    ngx_connection_t       *c;
+    ngx_http_request_t     *r;
+    ngx_neonpro_ws_conn_t  *wc;
+
+    c = wev->data;
+    r = c->data;
     wc = ngx_http_get_module_ctx(r, ngx_neonpro_ws_module);
+
+    if (!wc->finalized) {
+        ngx_neonpro_ws_flush(wc);
+    }
+}
+
+
+/* The event handlers after the release: c->data is wc. */
+
+static void
+ngx_neonpro_ws_read_event(ngx_event_t *rev)
+{
+    ngx_connection_t  *c;
+
+    c = rev->data;
+
+    ngx_neonpro_ws_read(c->data);
+}
+
+
+static void
+ngx_neonpro_ws_write_event(ngx_event_t *wev)
+{
+    ngx_connection_t       *c;
+    ngx_neonpro_ws_conn_t  *wc;
+
+    c = wev->data;
+    wc = c->data;
+
+    if (!wc->finalized) {
+        ngx_neonpro_ws_flush(wc);
+    }
+}
+
+
+static void
+ngx_neonpro_ws_read(ngx_neonpro_ws_conn_t *wc)
+{
+    ssize_t            n;
+    ngx_buf_t         *b;
+    ngx_event_t       *rev;
+    ngx_connection_t  *c;
+
+    c = wc->connection;
+    rev = c->read;
 
     if (wc->finalized) {
         return;
@@ -179,20 +250,30 @@ ngx_neonpro_ws_read_event(ngx_event_t *rev)
         return;
     }
 
-    b = r->header_in;
+    if (!wc->preread_done) {
 
-    if (b && b->pos < b->last) {
-        n = b->last - b->pos;
-        b->pos = b->last;
+        /* frames that came with the handshake wait in r->header_in */
 
-        if (ngx_neonpro_ws_process(wc, b->pos - n, n) != NGX_OK) {
-            return;
+        b = wc->request->header_in;
+
+        if (b && b->pos < b->last) {
+            n = b->last - b->pos;
+            b->pos = b->last;
+
+            if (ngx_neonpro_ws_process(wc, b->pos - n, n) != NGX_OK) {
+                return;
+            }
         }
+
+        /* the release frees the header buffers, so it waits for this */
+
+        wc->preread_done = 1;
+        ngx_neonpro_ws_release_request(wc);
     }
 
     while (!wc->closing) {
 
-        n = c->recv(c, wc->recv_buf, wc->recv_size);
+        n = c->recv(c, ngx_neonpro_ws_recv_buf, NGX_NEONPRO_WS_RECV_SIZE);
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_read_event(rev, 0) != NGX_OK) {
@@ -210,25 +291,11 @@ ngx_neonpro_ws_read_event(ngx_event_t *rev)
 
         wc->last_activity = ngx_current_msec;
 
-        if (ngx_neonpro_ws_process(wc, wc->recv_buf, n) != NGX_OK) {
+        if (ngx_neonpro_ws_process(wc, ngx_neonpro_ws_recv_buf, n)
+            != NGX_OK)
+        {
             return;
         }
-    }
-}
-
-
-static void
-ngx_neonpro_ws_write_event(ngx_event_t *wev)
-{
-    ngx_connection_t        *c;
-    ngx_neonpro_ws_conn_t   *wc;
-
-    c = wev->data;
-    wc = ngx_http_get_module_ctx((ngx_http_request_t *) c->data,
-                                 ngx_neonpro_ws_module);
-
-    if (!wc->finalized) {
-        ngx_neonpro_ws_flush(wc);
     }
 }
 
@@ -455,7 +522,8 @@ ngx_neonpro_ws_inflate_dispatch(ngx_neonpro_ws_conn_t *wc)
     out.grow = ngx_neonpro_ws_grow_buf;
     out.ctx = wc->connection->log;
 
-    rc = ngx_neonpro_ws_deflate_decompress(&wc->inflater, wc->message,
+    rc = ngx_neonpro_ws_deflate_decompress(&wc->deflate->inflater,
+                                           wc->message,
                                            wc->message_len, 1, &out);
 
     if (rc != NGX_NEONPRO_WS_DEFLATE_OK) {
@@ -1169,8 +1237,8 @@ ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc, ngx_uint_t opcode, u_char *data,
         packed.data = ngx_alloc(packed.size, wc->connection->log);
 
         if (packed.data
-            && ngx_neonpro_ws_deflate_compress(&wc->deflater, data, len,
-                                               &packed)
+            && ngx_neonpro_ws_deflate_compress(&wc->deflate->deflater, data,
+                                               len, &packed)
                == NGX_NEONPRO_WS_DEFLATE_OK)
         {
             data = packed.data;
@@ -1245,25 +1313,28 @@ ngx_neonpro_ws_send(ngx_neonpro_ws_conn_t *wc, ngx_uint_t opcode, u_char *data,
 static void
 ngx_neonpro_ws_flush(ngx_neonpro_ws_conn_t *wc)
 {
-    ngx_chain_t         *cl, *next;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_chain_t       *cl, *next;
+    ngx_connection_t  *c;
 
     c = wc->connection;
-    r = wc->request;
 
-    /* the rest of the 101 goes first */
+    if (wc->request) {
 
-    if (c->buffered & NGX_HTTP_WRITE_BUFFERED) {
-        if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
-            ngx_neonpro_ws_close_later(wc);
-            return;
-        }
+        /* the rest of the 101 goes first */
 
         if (c->buffered & NGX_HTTP_WRITE_BUFFERED) {
-            (void) ngx_handle_write_event(c->write, 0);
-            return;
+            if (ngx_http_output_filter(wc->request, NULL) == NGX_ERROR) {
+                ngx_neonpro_ws_close_later(wc);
+                return;
+            }
+
+            if (c->buffered & NGX_HTTP_WRITE_BUFFERED) {
+                (void) ngx_handle_write_event(c->write, 0);
+                return;
+            }
         }
+
+        ngx_neonpro_ws_release_request(wc);
     }
 
     if (wc->out) {
@@ -1329,6 +1400,15 @@ ngx_neonpro_ws_fail(ngx_neonpro_ws_conn_t *wc, ngx_uint_t code,
     wc->close_sent = 1;
 
     ngx_neonpro_ws_flush(wc);
+
+    /*
+     * A client that does not read would keep the connection and its queue
+     * forever: the heartbeat gives the Close frame one interval to go out.
+     */
+
+    if (wc->out && !wc->heartbeat.posted) {
+        ngx_add_timer(&wc->heartbeat, wc->conf->heartbeat);
+    }
 }
 
 
@@ -1337,7 +1417,16 @@ ngx_neonpro_ws_heartbeat(ngx_event_t *ev)
 {
     ngx_neonpro_ws_conn_t  *wc = ev->data;
 
-    if (wc->finalized || wc->closing) {
+    if (wc->finalized) {
+        return;
+    }
+
+    if (wc->closing) {
+        ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
+                      "neonpro: closing a chat WebSocket whose client did "
+                      "not read the Close frame within %M ms",
+                      wc->conf->heartbeat);
+        ngx_neonpro_ws_close_later(wc);
         return;
     }
 
@@ -1351,6 +1440,116 @@ ngx_neonpro_ws_heartbeat(ngx_event_t *ev)
     (void) ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_PING, NULL, 0);
 
     ngx_add_timer(&wc->heartbeat, wc->conf->heartbeat);
+}
+
+
+/*
+ * Frees the handshake request once the 101 is completely written and the
+ * bytes that came with it are parsed, and gives back the header buffers,
+ * so that an idle WebSocket keeps only c->pool and wc.  Follows what
+ * ngx_http_set_keepalive() does before a keepalive wait (nginx 1.22,
+ * src/http/ngx_http_request.c).  Does nothing until both conditions hold,
+ * and nothing once the connection is closing: the close event then
+ * finalizes the request.
+ */
+static void
+ngx_neonpro_ws_release_request(ngx_neonpro_ws_conn_t *wc)
+{
+    ngx_chain_t            *cl, *next;
+    ngx_connection_t       *c;
+    ngx_http_cleanup_t     *cln;
+    ngx_http_log_ctx_t     *ctx;
+    ngx_http_request_t     *r;
+    ngx_http_connection_t  *hc;
+
+    r = wc->request;
+    c = wc->connection;
+
+    if (r == NULL
+        || !wc->preread_done
+        || wc->closing
+        || (c->buffered & NGX_HTTP_WRITE_BUFFERED))
+    {
+        return;
+    }
+
+    /* the connection runs the cleanup itself when it closes */
+
+    for (cln = r->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_neonpro_ws_cleanup && cln->data == wc) {
+            cln->handler = NULL;
+        }
+    }
+
+    hc = r->http_connection;
+
+    wc->request = NULL;
+    c->data = wc;
+    c->read->handler = ngx_neonpro_ws_read_event;
+    c->write->handler = ngx_neonpro_ws_write_event;
+
+    /*
+     * This runs the log phase, so the access log gets the 101 line now,
+     * with $request_time covering the handshake only.
+     */
+    ngx_http_free_request(r, 0);
+
+    /*
+     * ngx_http_free_request() marks the connection destroyed for callers
+     * that still hold the request, and clears only ctx->request.  The
+     * connection lives on, and no log line may reach the freed request.
+     */
+
+    c->destroyed = 0;
+    c->log->action = "in a chat WebSocket";
+
+    ctx = c->log->data;
+    ctx->request = NULL;
+    ctx->current_request = NULL;
+
+    /*
+     * The client header buffer and any large header buffers are separate
+     * allocations in c->pool, which ngx_pfree() returns to malloc.  A
+     * buffer small enough to sit inside a pool block stays until close.
+     */
+
+    if (c->buffer) {
+        (void) ngx_pfree(c->pool, c->buffer->start);
+        c->buffer = NULL;
+    }
+
+    for (cl = hc->busy; cl; cl = next) {
+        next = cl->next;
+        (void) ngx_pfree(c->pool, cl->buf->start);
+        ngx_free_chain(c->pool, cl);
+    }
+
+    hc->busy = NULL;
+    hc->nbusy = 0;
+
+    for (cl = hc->free; cl; cl = next) {
+        next = cl->next;
+        (void) ngx_pfree(c->pool, cl->buf->start);
+        ngx_free_chain(c->pool, cl);
+    }
+
+    hc->free = NULL;
+
+#if (NGX_HTTP_SSL)
+
+    /*
+     * nginx keeps a TLS write buffer (ssl_buffer_size, 16k by default) per
+     * connection once it has been used.  Frames are whole messages queued
+     * with the flush flag, so from here on they go to SSL_write() directly
+     * and the buffer is freed, unless it still contains bytes of the 101.
+     */
+
+    if (c->ssl && !(c->buffered & NGX_SSL_BUFFERED)) {
+        c->ssl->buffer = 0;
+        ngx_ssl_free_buffer(c);
+    }
+
+#endif
 }
 
 
@@ -1382,26 +1581,42 @@ ngx_neonpro_ws_close_event(ngx_event_t *ev)
 {
     ngx_neonpro_ws_conn_t  *wc = ev->data;
 
-    ngx_connection_t  *c;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
     if (wc->finalized) {
         return;
     }
 
-    wc->finalized = 1;
     c = wc->connection;
+    r = wc->request;
 
-    ngx_http_finalize_request(wc->request, NGX_ERROR);
+    if (r == NULL) {
+        ngx_neonpro_ws_cleanup(wc);
+        ngx_http_close_connection(c);
+        return;
+    }
 
     /*
+     * The request is still held, for example when the client left during
+     * the 101: closing it runs the cleanup and closes the connection.
      * The termination is a posted request; the connection's handlers are
      * this module's, not ngx_http_request_handler(), so run it here.
      */
+
+    wc->finalized = 1;
+
+    ngx_http_finalize_request(r, NGX_ERROR);
     ngx_http_run_posted_requests(c);
 }
 
 
-/* The request's cleanup: runs however the connection ends. */
+/*
+ * Releases what the connection owns outside c->pool.  While the request is
+ * held, it runs as the request's cleanup.  The release disarms that copy,
+ * and from then on the close event calls it.  A second call finds nothing
+ * left to free.
+ */
 void
 ngx_neonpro_ws_cleanup(void *data)
 {
@@ -1441,8 +1656,9 @@ ngx_neonpro_ws_cleanup(void *data)
     }
 
     if (wc->deflate) {
-        ngx_neonpro_ws_deflate_inflater_free(&wc->inflater);
-        ngx_neonpro_ws_deflate_deflater_free(&wc->deflater);
+        ngx_neonpro_ws_deflate_inflater_free(&wc->deflate->inflater);
+        ngx_neonpro_ws_deflate_deflater_free(&wc->deflate->deflater);
+        ngx_free(wc->deflate);
         wc->deflate = NULL;
     }
 

@@ -278,3 +278,52 @@ def test_slow_consumer_closed_with_1008(nginx):
 
     assert "slow chat consumer" in ng.error_log()
     assert code == 1008
+
+
+SLOW_CHAT_FAST_HEARTBEAT = """
+server {
+    listen 127.0.0.1:{port};
+    location = /ws/chat {
+        neonpro_chat;
+        neonpro_chat_send_queue 64k;
+        neonpro_chat_heartbeat 1s;
+    }
+}
+"""
+
+CLOSE_TIMED_OUT = "did not read the Close frame"
+
+
+def test_unread_close_frame_times_out(nginx):
+    """A consumer that never reads is dropped one heartbeat after its 1008."""
+    ng = nginx(SLOW_CHAT_FAST_HEARTBEAT)
+    content = "x" * 60000
+    stuck = raw_join(ng.port, "sess-stuck-01")
+
+    async def publish_until_closed():
+        publisher = await open_chat(ng)
+        await publisher.send(json.dumps({"type": "join", "session_id": "sess-stuck-01"}))
+        await asyncio.wait_for(publisher.recv(), 10)
+        for _ in range(200):
+            await publisher.send(json.dumps({"type": "message", "session_id": "sess-stuck-01",
+                                             "data": {"content": content}}))
+            await asyncio.wait_for(publisher.recv(), 10)
+            if "slow chat consumer" in ng.error_log():
+                break
+        await publisher.close()
+
+    async def wait_for_timeout():
+        # One heartbeat (1 s) is enough, and the bound only stops a failing run.
+        for _ in range(200):
+            if CLOSE_TIMED_OUT in ng.error_log():
+                return
+            await asyncio.sleep(0.05)
+
+    try:
+        asyncio.run(publish_until_closed())
+        asyncio.run(wait_for_timeout())
+    finally:
+        stuck.close()
+
+    assert "slow chat consumer" in ng.error_log()
+    assert CLOSE_TIMED_OUT in ng.error_log()
