@@ -20,11 +20,11 @@ DEBIAN_PACKAGES := gcc make git curl ca-certificates \
 	libpq-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev \
 	libssl-dev zlib1g-dev \
 	python3-fastapi python3-uvicorn python3-pytest python3-httpx \
-	python3-websockets wrk linux-perf clang libclang-rt-14-dev chromium
+	python3-websockets python3-jwt python3-cryptography wrk linux-perf clang libclang-rt-14-dev chromium
 
 SOURCES := $(wildcard *.c src/*.c src/*.h) config
 
-.PHONY: all deps build run test unit fuzz bench clean
+.PHONY: all deps build run test unit fuzz bench clean demo-token
 
 all: build
 
@@ -67,6 +67,11 @@ $(MODULE): $(SOURCES)
 
 run: build
 	@bash scripts/run-demo.sh
+
+# A token that the demo accepts: a CLINICAL_STAFF user of clinic-1, signed
+# with the demo key of conf.example/keys (never a deployment's key).
+demo-token: deps
+	@$(PYTHON) scripts/demo-token.py
 
 # Pure C units without nginx: unit tests, then a short fuzzing run of each
 # libFuzzer target (FUZZ_SECONDS each; raise it for a longer campaign).

@@ -1,12 +1,14 @@
 
 /*
  * ngx_neonpro_module: the agent upstream handler (neonpro_agent_pass), the
- * health endpoint (neonpro_health) and the rate limits of HTTP locations
+ * health endpoint (neonpro_health), identity (neonpro_auth_jwt and
+ * neonpro_require_role) and the rate limits of HTTP locations
  * (neonpro_rate_limit).
  *
  * This file contains the directives, the configuration, the health
- * handler and the access phase wiring.  The upstream callbacks are in
- * src/ngx_neonpro_agent.c, the rate limits in src/ngx_neonpro_ratelimit.c.
+ * handler and the phase wiring.  The upstream callbacks are in
+ * src/ngx_neonpro_agent.c, identity in src/ngx_neonpro_auth.c and the rate
+ * limits in src/ngx_neonpro_ratelimit.c.
  */
 
 
@@ -41,6 +43,16 @@ static char *ngx_neonpro_conf_set_next_upstream(ngx_conf_t *cf,
 static char *ngx_neonpro_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_neonpro_access_handler(ngx_http_request_t *r);
+static char *ngx_neonpro_auth_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_neonpro_auth_jwt_algorithms(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_neonpro_auth_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_neonpro_auth_jwt_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_neonpro_preaccess_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_neonpro_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_neonpro_init(ngx_conf_t *cf);
 
 static void *ngx_neonpro_create_main_conf(ngx_conf_t *cf);
@@ -83,6 +95,14 @@ static ngx_str_t  ngx_neonpro_agent_hide_headers[] = {
     ngx_string("X-Accel-Buffering"),
     ngx_string("X-Accel-Charset"),
     ngx_null_string
+};
+
+
+static ngx_conf_enum_t  ngx_neonpro_auth_modes[] = {
+    { ngx_string("off"), NGX_NEONPRO_AUTH_OFF },
+    { ngx_string("required"), NGX_NEONPRO_AUTH_REQUIRED },
+    { ngx_string("optional"), NGX_NEONPRO_AUTH_OPTIONAL },
+    { ngx_null_string, 0 }
 };
 
 
@@ -175,6 +195,90 @@ static ngx_command_t  ngx_neonpro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("neonpro_auth_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.mode),
+      &ngx_neonpro_auth_modes },
+
+    { ngx_string("neonpro_auth_jwt_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_neonpro_auth_jwt_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_neonpro_auth_jwt_algorithms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_neonpro_auth_jwt_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.issuers),
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_neonpro_auth_jwt_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.audiences),
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_require"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_neonpro_auth_jwt_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.required),
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.leeway),
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_size,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.max_size),
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.cookie),
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.cache_size),
+      NULL },
+
+    { ngx_string("neonpro_auth_jwt_claims"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_neonpro_auth_jwt_claims,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("neonpro_require_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_neonpro_auth_jwt_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_agent_loc_conf_t, auth.roles),
+      NULL },
+
     { ngx_string("neonpro_rate_limit_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_neonpro_ratelimit_zone,
@@ -201,7 +305,7 @@ static ngx_command_t  ngx_neonpro_commands[] = {
 
 
 static ngx_http_module_t  ngx_neonpro_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_neonpro_add_variables,             /* preconfiguration */
     ngx_neonpro_init,                      /* postconfiguration */
 
     ngx_neonpro_create_main_conf,          /* create main configuration */
@@ -708,10 +812,67 @@ ngx_neonpro_access_handler(ngx_http_request_t *r)
 }
 
 
+static char *
+ngx_neonpro_auth_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_agent_loc_conf_t *alcf = conf;
+
+    return ngx_neonpro_auth_key(cf, &alcf->auth);
+}
+
+
+static char *
+ngx_neonpro_auth_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_neonpro_agent_loc_conf_t *alcf = conf;
+
+    return ngx_neonpro_auth_algorithms(cf, &alcf->auth);
+}
+
+
+static char *
+ngx_neonpro_auth_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_neonpro_agent_loc_conf_t *alcf = conf;
+
+    return ngx_neonpro_auth_claims(cf, &alcf->auth);
+}
+
+
+static char *
+ngx_neonpro_auth_jwt_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_neonpro_auth_list(cf,
+                                 (ngx_array_t **) ((u_char *) conf
+                                                   + cmd->offset));
+}
+
+
+static ngx_int_t
+ngx_neonpro_preaccess_handler(ngx_http_request_t *r)
+{
+    ngx_neonpro_agent_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_neonpro_module);
+
+    return ngx_neonpro_auth_check(r, &alcf->auth);
+}
+
+
+static ngx_int_t
+ngx_neonpro_add_variables(ngx_conf_t *cf)
+{
+    return ngx_neonpro_auth_add_variables(cf);
+}
+
+
 /*
- * The access handler of the rate limits.  Handlers of a phase run in the
- * reverse order of registration, and this module's postconfiguration runs
- * before the LGPD filter's, so the legal-basis check comes first.
+ * The phase handlers: identity in the preaccess phase, so that it comes
+ * before every access check, and the rate limits in the access phase.
+ * Handlers of a phase run in the reverse order of registration, and this
+ * module's postconfiguration runs before the LGPD filter's, so the
+ * legal-basis check comes before the rate limits.
  */
 static ngx_int_t
 ngx_neonpro_init(ngx_conf_t *cf)
@@ -720,6 +881,13 @@ ngx_neonpro_init(ngx_conf_t *cf)
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_neonpro_preaccess_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
@@ -803,6 +971,8 @@ ngx_neonpro_create_loc_conf(ngx_conf_t *cf)
     conf->limits = NGX_CONF_UNSET_PTR;
     conf->limit_headers = NGX_CONF_UNSET_UINT;
 
+    ngx_neonpro_auth_init_conf(&conf->auth);
+
     return conf;
 }
 
@@ -814,6 +984,12 @@ ngx_neonpro_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_neonpro_agent_loc_conf_t *conf = child;
 
     ngx_hash_init_t  hash;
+
+    if (ngx_neonpro_auth_merge_conf(cf, &prev->auth, &conf->auth)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     /* a location with limits of its own drops the inherited ones */
     ngx_conf_merge_ptr_value(conf->limits, prev->limits, NULL);

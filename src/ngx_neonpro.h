@@ -32,6 +32,10 @@ typedef enum {
 } ngx_neonpro_lang_e;
 
 
+/* the verified identity of a request, see src/ngx_neonpro_auth.h */
+typedef struct ngx_neonpro_identity_s  ngx_neonpro_identity_t;
+
+
 /*
  * Per-request state of the suite, owned by ngx_neonpro_lgpd_filter_module
  * because its header and body filters act on it: the class applied, the
@@ -42,6 +46,9 @@ typedef struct {
     ngx_str_t                 legal_basis;
 
     ngx_str_t                 request_id;
+
+    /* set by the JWT check; NULL for an anonymous request */
+    ngx_neonpro_identity_t   *identity;
 
     ngx_uint_t                error_status;
     const char               *error_code;

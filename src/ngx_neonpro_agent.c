@@ -35,6 +35,8 @@ static ngx_int_t ngx_neonpro_agent_read_body(ngx_http_request_t *r,
 static ngx_int_t ngx_neonpro_agent_prepare_body(ngx_http_request_t *r,
     ngx_neonpro_agent_ctx_t *ctx);
 static ngx_int_t ngx_neonpro_agent_create_request(ngx_http_request_t *r);
+static ngx_int_t ngx_neonpro_agent_set_user(ngx_http_request_t *r,
+    json_t *doc);
 static ngx_int_t ngx_neonpro_agent_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_neonpro_agent_process_status_line(
     ngx_http_request_t *r);
@@ -415,11 +417,9 @@ forward:
 
     if (alcf->contract == NGX_NEONPRO_CONTRACT_CHAT) {
 
-        /* NOTE: anonymous until verified identity reaches this handler */
+        /* the verified identity, or anonymous on a location without it */
 
-        if (ngx_neonpro_contract_set_user(doc, "anonymous", "anonymous", NULL)
-            != 0)
-        {
+        if (ngx_neonpro_agent_set_user(r, doc) != NGX_OK) {
             json_decref(doc);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -561,6 +561,52 @@ ngx_neonpro_agent_skip_header(ngx_http_request_t *r, ngx_table_elt_t *h,
 #define ngx_neonpro_append(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
 
+static char *
+ngx_neonpro_agent_cstr(ngx_http_request_t *r, ngx_str_t *s)
+{
+    u_char  *p;
+
+    if (s->len == 0) {
+        return NULL;
+    }
+
+    p = ngx_pnalloc(r->pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    (void) ngx_cpystrn(p, s->data, s->len + 1);
+
+    return (char *) p;
+}
+
+
+/* Fills the chat body's "user" from the verified identity. */
+static ngx_int_t
+ngx_neonpro_agent_set_user(ngx_http_request_t *r, json_t *doc)
+{
+    char                    *user, *role, *clinic;
+    ngx_neonpro_ctx_t       *nctx;
+    ngx_neonpro_identity_t  *id;
+
+    nctx = ngx_neonpro_get_ctx(r);
+    id = nctx ? nctx->identity : NULL;
+
+    user = id ? ngx_neonpro_agent_cstr(r, &id->user) : NULL;
+    role = id ? ngx_neonpro_agent_cstr(r, &id->role) : NULL;
+    clinic = id ? ngx_neonpro_agent_cstr(r, &id->clinic) : NULL;
+
+    if (ngx_neonpro_contract_set_user(doc, user ? user : "anonymous",
+                                      role ? role : "anonymous", clinic)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_neonpro_agent_create_request(ngx_http_request_t *r)
 {
@@ -572,6 +618,7 @@ ngx_neonpro_agent_create_request(ngx_http_request_t *r)
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
     ngx_neonpro_ctx_t             *nctx;
+    ngx_neonpro_identity_t        *id;
     ngx_neonpro_agent_ctx_t       *ctx;
     ngx_neonpro_agent_loc_conf_t  *alcf;
 
@@ -595,6 +642,16 @@ ngx_neonpro_agent_create_request(ngx_http_request_t *r)
           + sizeof("Content-Type: application/json" CRLF) - 1
           + sizeof("Content-Length: " CRLF) - 1 + NGX_OFF_T_LEN
           + sizeof(CRLF) - 1;
+
+    /* the verified identity, in place of any copies the client sent */
+
+    id = nctx->identity;
+
+    if (id) {
+        len += sizeof("X-User-Id: " CRLF) - 1 + id->user.len
+               + sizeof("X-Clinic-Id: " CRLF) - 1 + id->clinic.len
+               + sizeof("X-Role: " CRLF) - 1 + id->role.len;
+    }
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -641,6 +698,18 @@ ngx_neonpro_agent_create_request(ngx_http_request_t *r)
         || r->headers_in.chunked)
     {
         b->last = ngx_sprintf(b->last, "Content-Length: %O" CRLF, body_len);
+    }
+
+    if (id && id->user.len) {
+        b->last = ngx_sprintf(b->last, "X-User-Id: %V" CRLF, &id->user);
+    }
+
+    if (id && id->clinic.len) {
+        b->last = ngx_sprintf(b->last, "X-Clinic-Id: %V" CRLF, &id->clinic);
+    }
+
+    if (id && id->role.len) {
+        b->last = ngx_sprintf(b->last, "X-Role: %V" CRLF, &id->role);
     }
 
     part = &r->headers_in.headers.part;

@@ -10,6 +10,7 @@
 
 
 #include "ngx_neonpro.h"
+#include "ngx_neonpro_auth.h"
 
 
 typedef struct {
@@ -19,6 +20,9 @@ typedef struct {
     size_t                     max_message_length;
     /* the location that has neonpro_agent_pass itself */
     ngx_http_core_loc_conf_t  *clcf;
+
+    /* any location's identity check and role gate */
+    ngx_neonpro_auth_conf_t    auth;
 
     /* any location's rate limits, of ngx_neonpro_ratelimit_t */
     ngx_array_t               *limits;

@@ -49,6 +49,11 @@ static ngx_neonpro_error_text_t  ngx_neonpro_error_texts[] = {
       "Falha na autenticação: %V.",
       "Authentication failed: %V." },
 
+    { 403, "AUTHORIZATION_FAILED", 0,
+      "Seu perfil não tem acesso a este recurso.",
+      "Your role has no access to this resource.",
+      NULL, NULL },
+
     { 403, "LGPD_LEGAL_BASIS_REQUIRED", 0,
       "A finalidade e a base legal do tratamento são obrigatórias"
       " (LGPD, arts. 7º e 11).",

@@ -9,6 +9,8 @@ import json
 import httpx
 import pytest
 
+from auth_support import Keys
+
 FILES = {"html/ok.txt": "ok\n", "html/api/ok.txt": "ok\n", "html/open/ok.txt": "ok\n"}
 
 ONE_LIMIT = """
@@ -244,3 +246,41 @@ def test_legal_basis_is_checked_before_the_limit(nginx):
     assert [r.status_code for r in missing] == [403] * 3
     assert "ratelimit" not in missing[0].headers
     assert [r.status_code for r in allowed] == [200, 200, 429]
+
+
+PER_USER = """
+neonpro_rate_limit_zone limits 1m;
+server {
+    listen 127.0.0.1:{port} reuseport;
+    root {prefix}/html;
+    location / {
+        neonpro_auth_jwt required;
+        neonpro_auth_jwt_key {prefix}/keys/rsa.pem kid=rsa1;
+        neonpro_rate_limit chat zone=limits key=$neonpro_user_id rate=20/1m;
+    }
+}
+"""
+
+
+def test_exact_count_per_verified_user_across_workers(nginx):
+    """Three users, 60 concurrent requests each, on 4 workers: 20 each pass."""
+    keys = Keys()
+    files = dict(FILES)
+    files.update(keys.files())
+    server = nginx(PER_USER, workers=4, files=files)
+    tokens = {user: keys.token(sub=user) for user in ("u-1", "u-2", "u-3")}
+
+    async def scenario():
+        limits = httpx.Limits(max_connections=30, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, timeout=20) as client:
+            url = f"http://127.0.0.1:{server.port}/ok.txt"
+            requests = [(user, client.get(url, headers={"Authorization": f"Bearer {token}"}))
+                        for user, token in tokens.items() for _ in range(60)]
+            responses = await asyncio.gather(*(request for _, request in requests))
+            return [(user, r.status_code) for (user, _), r in zip(requests, responses)]
+
+    results = asyncio.run(scenario())
+    for user in tokens:
+        statuses = [status for who, status in results if who == user]
+        assert statuses.count(200) == 20, user
+        assert statuses.count(429) == 40, user
