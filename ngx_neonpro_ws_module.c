@@ -8,6 +8,7 @@
 
 
 #include "src/ngx_neonpro.h"
+#include "src/ngx_neonpro_auth.h"
 #include "src/ngx_neonpro_chat_bus.h"
 #include "src/ngx_neonpro_curl.h"
 #include "src/ngx_neonpro_error.h"
@@ -112,6 +113,13 @@ static ngx_command_t  ngx_neonpro_ws_commands[] = {
       ngx_neonpro_conf_set_num,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_neonpro_ws_loc_conf_t, connections_per_user),
+      NULL },
+
+    { ngx_string("neonpro_chat_user_message_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_neonpro_conf_set_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_neonpro_ws_loc_conf_t, user_message_rate),
       NULL },
 
     { ngx_string("neonpro_chat_deflate"),
@@ -548,6 +556,58 @@ ngx_neonpro_ws_negotiate_deflate(ngx_http_request_t *r,
 }
 
 
+static ngx_int_t
+ngx_neonpro_ws_copy_str(ngx_connection_t *c, ngx_str_t *from, ngx_str_t *to)
+{
+    if (from->len == 0) {
+        ngx_str_null(to);
+        return NGX_OK;
+    }
+
+    /* NUL-terminated: the chat envelopes take C strings */
+
+    to->data = ngx_pnalloc(c->pool, from->len + 1);
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(to->data, from->data, from->len + 1);
+    to->len = from->len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Keeps the verified identity of the handshake for the connection, which
+ * outlives the request: the user and role of its messages and the clinic
+ * that owns the sessions it opens.
+ */
+static ngx_int_t
+ngx_neonpro_ws_copy_identity(ngx_http_request_t *r, ngx_neonpro_ws_conn_t *wc)
+{
+    ngx_neonpro_identity_t  *id;
+
+    id = ngx_neonpro_auth_identity(r);
+
+    if (id == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_neonpro_ws_copy_str(r->connection, &id->user, &wc->user)
+        != NGX_OK
+        || ngx_neonpro_ws_copy_str(r->connection, &id->role, &wc->role)
+           != NGX_OK
+        || ngx_neonpro_ws_copy_str(r->connection, &id->clinic, &wc->clinic)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * Counts the connection for its user, when neonpro_chat_user_key names one:
  * the key's value, counted across workers in the same zone as addresses
@@ -746,6 +806,10 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
 
     cln->handler = ngx_neonpro_ws_cleanup;
     cln->data = wc;
+
+    if (ngx_neonpro_ws_copy_identity(r, wc) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     rc = ngx_neonpro_ws_count_user(r, wc);
     if (rc != NGX_OK) {
@@ -1021,6 +1085,7 @@ ngx_neonpro_ws_create_loc_conf(ngx_conf_t *cf)
     conf->message_rate = NGX_CONF_UNSET_UINT;
     conf->connections_per_ip = NGX_CONF_UNSET_UINT;
     conf->connections_per_user = NGX_CONF_UNSET_UINT;
+    conf->user_message_rate = NGX_CONF_UNSET_UINT;
     conf->user_key = NGX_CONF_UNSET_PTR;
     conf->deflate = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
@@ -1053,6 +1118,8 @@ ngx_neonpro_ws_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->connections_per_ip, 10);
     ngx_conf_merge_uint_value(conf->connections_per_user,
                               prev->connections_per_user, 5);
+    ngx_conf_merge_uint_value(conf->user_message_rate,
+                              prev->user_message_rate, 100);
     ngx_conf_merge_ptr_value(conf->user_key, prev->user_key, NULL);
     ngx_conf_merge_value(conf->deflate, prev->deflate, 0);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);

@@ -297,6 +297,14 @@ ngx_neonpro_chat_agent_body(ngx_neonpro_chat_agent_call_t *call,
     user = json_pack("{s:s,s:s}", "id", ask->user_id, "role",
                      ask->user_role);
 
+    if (user && ask->clinic
+        && json_object_set_new(user, "clinic_id", json_string(ask->clinic))
+           != 0)
+    {
+        json_decref(user);
+        user = NULL;
+    }
+
     doc = json_pack("{s:s,s:o*,s:o,s:o*,s:s,s:b}",
                     "session_id", call->sid,
                     "message", message,

@@ -38,6 +38,7 @@ typedef struct {
     const char                 *message_id;
     const char                 *user_id;
     const char                 *user_role;
+    const char                 *clinic;    /* or NULL */
     const char                 *content;
     size_t                      content_len;
     ngx_uint_t                  lang;

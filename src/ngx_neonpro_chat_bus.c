@@ -56,6 +56,8 @@ typedef struct {
     uint64_t                   seq;
     uint64_t                   pos;
     ngx_uint_t                 agent;
+    u_char                     clinic[NGX_NEONPRO_BUS_CLINIC_MAX];
+    size_t                     clinic_len;
     ngx_neonpro_bus_stream_t  *stream;      /* with the first agent reply */
     ngx_uint_t                 head;
     ngx_uint_t                 count;
@@ -73,7 +75,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent,
-    ngx_neonpro_bus_joined_t *joined);
+    ngx_str_t *clinic, ngx_neonpro_bus_joined_t *joined);
 static void ngx_neonpro_bus_leave(ngx_str_t *session);
 static ngx_int_t ngx_neonpro_bus_publish(ngx_str_t *session,
     ngx_neonpro_bus_message_t *msg, ngx_neonpro_bus_origin_t *origin,
@@ -371,16 +373,27 @@ ngx_neonpro_bus_drop_event(ngx_slab_pool_t *shpool,
  * last_seq below its own and drops its copy.  Only a session without
  * participants on any worker expires.
  */
-static ngx_int_t
-ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
-    ngx_neonpro_bus_session_t *s)
+static ngx_uint_t
+ngx_neonpro_bus_unfollowed(ngx_neonpro_bus_session_t *s)
 {
     ngx_uint_t  i;
 
     for (i = 0; i < NGX_NEONPRO_BUS_MAX_WORKERS; i++) {
         if (s->subscribers[i]) {
-            return NGX_DECLINED;
+            return 0;
         }
+    }
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
+    ngx_neonpro_bus_session_t *s)
+{
+    if (!ngx_neonpro_bus_unfollowed(s)) {
+        return NGX_DECLINED;
     }
 
     if (ngx_time() - s->last_active < sh->ttl) {
@@ -439,7 +452,7 @@ ngx_neonpro_bus_expire_all(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh)
 
 
 static ngx_int_t
-ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent,
+ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent, ngx_str_t *clinic,
     ngx_neonpro_bus_joined_t *joined)
 {
     size_t                      size;
@@ -485,9 +498,21 @@ ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent,
 
     (void) ngx_neonpro_bus_expire(shpool, sh, s);
 
-    if (s->seq == 0 && s->pos == 0) {
-        /* a new or restarted session takes the setting of its first join */
+    if (s->seq == 0 && s->pos == 0 && ngx_neonpro_bus_unfollowed(s)) {
+
+        /* a new or restarted session takes the settings of its first join */
+
         s->agent = agent;
+        s->clinic_len = ngx_min(clinic->len, NGX_NEONPRO_BUS_CLINIC_MAX);
+        ngx_memcpy(s->clinic, clinic->data, s->clinic_len);
+    }
+
+    if (s->clinic_len
+        && (clinic->len != s->clinic_len
+            || ngx_memcmp(clinic->data, s->clinic, s->clinic_len) != 0))
+    {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_DECLINED;
     }
 
     s->subscribers[ngx_worker]++;
@@ -496,6 +521,8 @@ ngx_neonpro_bus_join(ngx_str_t *session, ngx_uint_t agent,
     joined->seq = s->seq;
     joined->pos = s->pos;
     joined->agent = s->agent;
+    joined->clinic_len = s->clinic_len;
+    ngx_memcpy(joined->clinic, s->clinic, s->clinic_len);
 
     ngx_shmtx_unlock(&shpool->mutex);
 

@@ -75,18 +75,28 @@ typedef ngx_int_t (*ngx_neonpro_bus_message_pt)(void *data, uint64_t seq,
 typedef void (*ngx_neonpro_bus_wakeup_pt)(void);
 
 
+#define NGX_NEONPRO_BUS_CLINIC_MAX  64
+
+
 /* Where a worker starts reading a session it joins. */
 typedef struct {
     uint64_t                   seq;
     uint64_t                   pos;
     ngx_uint_t                 agent;        /* the session's agent setting */
+
+    /* the clinic of the user who opened the session; empty if anonymous */
+    u_char                     clinic[NGX_NEONPRO_BUS_CLINIC_MAX];
+    size_t                     clinic_len;
 } ngx_neonpro_bus_joined_t;
 
 
 typedef struct {
-    /* agent is the setting of a session that this join creates */
+    /*
+     * agent and clinic are the settings of a session that this join
+     * creates.  NGX_DECLINED: the session belongs to another clinic.
+     */
     ngx_int_t  (*join)(ngx_str_t *session, ngx_uint_t agent,
-                       ngx_neonpro_bus_joined_t *joined);
+                       ngx_str_t *clinic, ngx_neonpro_bus_joined_t *joined);
     void       (*leave)(ngx_str_t *session);
     ngx_int_t  (*publish)(ngx_str_t *session, ngx_neonpro_bus_message_t *msg,
                           ngx_neonpro_bus_origin_t *origin, uint64_t *seq,

@@ -27,6 +27,7 @@ typedef struct {
     ngx_uint_t                  message_rate;  /* per minute */
     ngx_uint_t                  connections_per_ip;
     ngx_uint_t                  connections_per_user;
+    ngx_uint_t                  user_message_rate;  /* per minute */
     ngx_http_complex_value_t   *user_key;
     ngx_flag_t                  deflate;
     ngx_array_t                *origins;       /* of ngx_neonpro_ws_str_t */
@@ -112,6 +113,11 @@ struct ngx_neonpro_ws_conn_s {
 
     /* "user:" and the value of neonpro_chat_user_key, in c->pool */
     ngx_str_t                   user_key;
+
+    /* the verified identity of the handshake, in c->pool; empty if none */
+    ngx_str_t                   user;
+    ngx_str_t                   role;
+    ngx_str_t                   clinic;
 };
 
 

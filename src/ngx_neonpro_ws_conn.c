@@ -42,6 +42,10 @@ typedef struct {
     uint64_t                    open[NGX_NEONPRO_WS_OPEN_STREAMS];
     ngx_uint_t                  nopen;
 
+    /* the clinic that owns the session, empty for an anonymous one */
+    u_char                      clinic[NGX_NEONPRO_BUS_CLINIC_MAX];
+    size_t                      clinic_len;
+
     ngx_queue_t                 members;
 } ngx_neonpro_ws_session_t;
 
@@ -641,13 +645,31 @@ ngx_neonpro_ws_find_member(ngx_neonpro_ws_conn_t *wc,
  */
 static ngx_neonpro_ws_session_t *
 ngx_neonpro_ws_join(ngx_neonpro_ws_conn_t *wc, const char *id, size_t len,
-    ngx_uint_t agent)
+    ngx_uint_t agent, ngx_uint_t *refused)
 {
+    ngx_int_t                  rc;
     ngx_neonpro_ws_member_t   *m;
     ngx_neonpro_bus_joined_t   joined;
     ngx_neonpro_ws_session_t  *s;
 
+    *refused = 0;
+
+    /* a clinic id too long to compare owns no session */
+
+    if (wc->clinic.len > NGX_NEONPRO_BUS_CLINIC_MAX) {
+        *refused = 1;
+        return NULL;
+    }
+
     s = ngx_neonpro_ws_find_session(id, len);
+
+    if (s && s->clinic_len
+        && (s->clinic_len != wc->clinic.len
+            || ngx_memcmp(s->clinic, wc->clinic.data, s->clinic_len) != 0))
+    {
+        *refused = 1;
+        return NULL;
+    }
 
     if (ngx_neonpro_ws_find_member(wc, s)) {
         return s;
@@ -667,7 +689,10 @@ ngx_neonpro_ws_join(ngx_neonpro_ws_conn_t *wc, const char *id, size_t len,
         ngx_memcpy(s->id.data, id, len);
         ngx_queue_init(&s->members);
 
-        if (ngx_neonpro_ws_bus->join(&s->id, agent, &joined) != NGX_OK) {
+        rc = ngx_neonpro_ws_bus->join(&s->id, agent, &wc->clinic, &joined);
+
+        if (rc != NGX_OK) {
+            *refused = (rc == NGX_DECLINED);
             ngx_free(s);
             return NULL;
         }
@@ -675,6 +700,8 @@ ngx_neonpro_ws_join(ngx_neonpro_ws_conn_t *wc, const char *id, size_t len,
         s->delivered = joined.seq;
         s->pos = joined.pos;
         s->agent = joined.agent;
+        s->clinic_len = joined.clinic_len;
+        ngx_memcpy(s->clinic, joined.clinic, joined.clinic_len);
         ngx_queue_insert_tail(&ngx_neonpro_ws_sessions, &s->link);
     }
 
@@ -820,6 +847,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
     ngx_neonpro_bus_origin_t      origin;
     ngx_neonpro_bus_message_t     msg;
     ngx_neonpro_chat_agent_ask_t  ask;
+    ngx_uint_t                    refused;
 
     if (wc->parser.message_opcode != NGX_NEONPRO_WS_OPCODE_TEXT) {
         head.id = NULL;
@@ -888,7 +916,22 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
     case NGX_NEONPRO_CHAT_RESUME:
         s = ngx_neonpro_ws_join(wc, env.session_id, env.session_id_len,
                                 env.type == NGX_NEONPRO_CHAT_JOIN
-                                ? (ngx_uint_t) env.agent : 1);
+                                ? (ngx_uint_t) env.agent : 1, &refused);
+
+        if (s == NULL && refused) {
+            ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
+                          "neonpro: a user of another clinic may not join "
+                          "chat session \"%s\"", sid);
+
+            json = ngx_neonpro_chat_build_error(&head,
+                                          NGX_NEONPRO_CHAT_AUTHORIZATION_FAILED,
+                                          wc->lang == NGX_NEONPRO_LANG_PICK_EN
+                                          ? "this session belongs to another "
+                                            "clinic"
+                                          : "esta sessão pertence a outra "
+                                            "clínica", 0);
+            break;
+        }
 
         if (s == NULL) {
             json = ngx_neonpro_chat_build_error(&head,
@@ -939,6 +982,26 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
             break;
         }
 
+        /*
+         * The user's budget over all connections: the verified user, or
+         * what neonpro_chat_user_key names.
+         */
+
+        if (ngx_neonpro_ws_user_rate_allow(wc->user.len ? &wc->user
+                                                        : &wc->user_key,
+                                           wc->conf->user_message_rate)
+            != NGX_OK)
+        {
+            json = ngx_neonpro_chat_build_error(&head,
+                                          NGX_NEONPRO_CHAT_RATE_LIMITED,
+                                          wc->lang == NGX_NEONPRO_LANG_PICK_EN
+                                          ? "too many messages from your "
+                                            "user this minute"
+                                          : "mensagens demais do seu usuário "
+                                            "neste minuto", 1);
+            break;
+        }
+
         if (ngx_neonpro_ws_with_agent(wc, s)
             && ngx_neonpro_chat_agent_room(&wc->conf->agent) != NGX_OK)
         {
@@ -954,7 +1017,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
             break;
         }
 
-        /* NOTE: anonymous until identity reaches the chat module */
+        /* the verified identity, or anonymous where the chat has none */
         origin.pid = ngx_pid;
         origin.connection = wc->id;
         origin.id[0] = '\0';
@@ -964,8 +1027,10 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
                         ngx_min(env.id_len + 1, sizeof(origin.id)));
         }
 
-        msg.user_id = "anonymous";
-        msg.user_role = "anonymous";
+        msg.user_id = wc->user.len ? (const char *) wc->user.data
+                                   : "anonymous";
+        msg.user_role = wc->role.len ? (const char *) wc->role.data
+                                     : "anonymous";
         msg.content = env.content;
         msg.content_len = env.content_len;
         msg.stream = 0;
@@ -1001,8 +1066,9 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
         ask.session = s->id;
         ask.reply_to = seq;
         ask.message_id = env.id;
-        ask.user_id = "anonymous";
-        ask.user_role = "anonymous";
+        ask.user_id = msg.user_id;
+        ask.user_role = msg.user_role;
+        ask.clinic = wc->clinic.len ? (const char *) wc->clinic.data : NULL;
         ask.content = env.content;
         ask.content_len = env.content_len;
         ask.lang = wc->lang;

@@ -6,10 +6,20 @@
  * of counters keyed by the address text, so that the limit applies across
  * workers.  The message rate is per connection and needs no sharing: a
  * fixed one-minute window that starts with the first message.
+ *
+ * The message rate per user spans all of a user's connections on every
+ * worker, so its GCRA state is in the same zone: a fixed table indexed by a
+ * hash of the user, so that it never grows.  When two users meet in one
+ * slot, the later takes it over and the earlier starts again with a whole
+ * budget: a collision can make the limit more lenient, never stricter.
  */
 
 
+#include "ngx_neonpro_gcra.h"
 #include "ngx_neonpro_ws_limits.h"
+
+
+#define NGX_NEONPRO_WS_USER_SLOTS  65536
 
 
 typedef struct {
@@ -19,8 +29,15 @@ typedef struct {
 
 
 typedef struct {
-    ngx_rbtree_t         rbtree;
-    ngx_rbtree_node_t    sentinel;
+    uint32_t             hash;
+    uint64_t             tat;
+} ngx_neonpro_ws_user_rate_t;
+
+
+typedef struct {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_neonpro_ws_user_rate_t   users[NGX_NEONPRO_WS_USER_SLOTS];
 } ngx_neonpro_ws_ips_sh_t;
 
 
@@ -65,7 +82,8 @@ ngx_neonpro_ws_limits_add_zone(ngx_conf_t *cf)
     ngx_str_t        name = ngx_string("neonpro_chat_addresses");
     ngx_shm_zone_t  *zone;
 
-    zone = ngx_shared_memory_add(cf, &name, 1024 * 1024,
+    /* the address tree, and 1 MiB of message budgets per user */
+    zone = ngx_shared_memory_add(cf, &name, 2 * 1024 * 1024,
                                  &ngx_neonpro_ws_module);
     if (zone == NULL) {
         return NGX_ERROR;
@@ -171,4 +189,56 @@ ngx_neonpro_ws_rate_allow(ngx_neonpro_ws_rate_t *rate, ngx_uint_t per_minute)
     rate->count++;
 
     return NGX_OK;
+}
+
+
+/*
+ * Returns NGX_OK when the user may send one more message this minute,
+ * counted over all of the user's connections on every worker.
+ */
+ngx_int_t
+ngx_neonpro_ws_user_rate_allow(ngx_str_t *user, ngx_uint_t per_minute)
+{
+    uint32_t                     hash;
+    uint64_t                     now;
+    ngx_time_t                  *tp;
+    ngx_slab_pool_t             *shpool;
+    ngx_neonpro_ws_ips_sh_t     *sh;
+    ngx_neonpro_ws_user_rate_t  *slot;
+    ngx_neonpro_gcra_policy_t    policy;
+    ngx_neonpro_gcra_result_t    result;
+
+    if (per_minute == 0 || user->len == 0) {
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) ngx_neonpro_ws_ips_zone->shm.addr;
+    sh = ngx_neonpro_ws_ips_zone->data;
+
+    hash = ngx_crc32_long(user->data, user->len);
+
+    tp = ngx_timeofday();
+    now = ((uint64_t) tp->sec * 1000 + tp->msec) * 1000000;
+
+    policy.limit = per_minute;
+    policy.window = 60000;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    slot = &sh->users[hash % NGX_NEONPRO_WS_USER_SLOTS];
+
+    if (slot->hash != hash) {
+        slot->hash = hash;
+        slot->tat = 0;
+    }
+
+    ngx_neonpro_gcra(&policy, slot->tat, now, &result);
+
+    if (result.allowed) {
+        slot->tat = result.tat;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return result.allowed ? NGX_OK : NGX_DECLINED;
 }

@@ -1,7 +1,8 @@
 
 /*
- * Limits of the chat WebSocket: open connections per client address,
- * counted across workers, and messages per minute per connection.
+ * Limits of the chat WebSocket: open connections per client address and
+ * per user, counted across workers, messages per minute per connection,
+ * and messages per minute per user across workers.
  */
 
 
@@ -22,6 +23,8 @@ ngx_int_t ngx_neonpro_ws_limits_add_zone(ngx_conf_t *cf);
 ngx_int_t ngx_neonpro_ws_ip_acquire(ngx_str_t *addr, ngx_uint_t max);
 void ngx_neonpro_ws_ip_release(ngx_str_t *addr);
 ngx_int_t ngx_neonpro_ws_rate_allow(ngx_neonpro_ws_rate_t *rate,
+    ngx_uint_t per_minute);
+ngx_int_t ngx_neonpro_ws_user_rate_allow(ngx_str_t *user,
     ngx_uint_t per_minute);
 
 
