@@ -107,10 +107,14 @@ ngx_neonpro demo
   http://127.0.0.1:$nginx_port/chat/                chat page (WebSocket /ws/chat)
   http://127.0.0.1:$agent_port/                     the reference agent, direct
 
+The API, /v1/chat and the chat need a token; make demo-token prints one.
+
 Try:
-  curl -i http://127.0.0.1:$nginx_port/api/patients/1
-  curl -i http://127.0.0.1:$nginx_port/api/patients/1 \\
+  TOKEN=\$(make -s demo-token)
+  curl -i http://127.0.0.1:$nginx_port/api/patients/1 -H "Authorization: Bearer \$TOKEN"
+  curl -i http://127.0.0.1:$nginx_port/api/patients/1 -H "Authorization: Bearer \$TOKEN" \\
        -H 'X-LGPD-Purpose: medical_care' -H 'X-LGPD-Legal-Basis: health_protection'
+  http://127.0.0.1:$nginx_port/chat/#token=<the token>   in a browser
 
 Logs: $prefix/logs/   Ctrl-C stops everything.
 MSG

@@ -4,6 +4,7 @@ workers see each other's messages and the agent's reply stream in."""
 import json
 import subprocess
 
+from auth_support import demo_token
 from conftest import REPO
 
 BROWSER_DIR = REPO / "t" / "browser"
@@ -16,6 +17,8 @@ server {
     root """ + str(REPO / "conf.example" / "html") + """;
     location /chat/ { neonpro_data_class static; neonpro_cache_control static "no-cache"; }
     location = /ws/chat {
+        neonpro_auth_jwt required;
+        neonpro_auth_jwt_key """ + str(REPO / "conf.example" / "keys" / "demo-rs256.pem") + """ kid=demo-rs256;
         neonpro_chat;
         neonpro_chat_agent http://127.0.0.1:{agent_port}/v1/chat;
     }
@@ -27,7 +30,8 @@ def test_two_tabs_on_two_workers(nginx):
     ng = nginx(CHAT_PAGE, workers=2)
 
     result = subprocess.run(
-        ["node", "chat_page.mjs", f"http://127.0.0.1:{ng.port}/chat/", "sess-browser-01"],
+        ["node", "chat_page.mjs", f"http://127.0.0.1:{ng.port}/chat/", "sess-browser-01",
+         demo_token()],
         cwd=BROWSER_DIR, capture_output=True, text=True, timeout=120,
     )
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -39,3 +43,4 @@ def test_two_tabs_on_two_workers(nginx):
     assert seen["replies"][0] == seen["replies"][1]
     assert "Olá do navegador" in seen["replies"][0]
     assert min(seen["growth"]) > 2
+    assert seen["anonymous"].startswith("Sem acesso")

@@ -12,10 +12,14 @@ import shutil
 import pytest
 import websockets
 
+from auth_support import demo_token
 from conftest import MODULE, REPO, free_port, launch_nginx, make_prefix, require_module
 
 CONF = REPO / "conf.example"
-LEGAL_HEADERS = {"X-LGPD-Purpose": "medical_care", "X-LGPD-Legal-Basis": "health_protection"}
+TOKEN = demo_token()
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LEGAL_HEADERS = {"X-LGPD-Purpose": "medical_care", "X-LGPD-Legal-Basis": "health_protection",
+                 **AUTH}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +40,8 @@ def demo(agent):
 
     (prefix / "nginx.conf").write_text("daemon off;\n" + text)
     shutil.copy(CONF / "proxy_agent.conf", prefix / "proxy_agent.conf")
+    shutil.copy(CONF / "patient_api.conf", prefix / "patient_api.conf")
+    shutil.copytree(CONF / "keys", prefix / "keys")
     (prefix / "html").rmdir()
     (prefix / "html").symlink_to(CONF / "html")
     (prefix / "logs").mkdir()
@@ -62,10 +68,10 @@ def test_demo_page_is_static_class(demo):
     ("/assets/app.css", "public, max-age=31536000, immutable"),
     ("/_next/static/chunks/main-3f9a1c.js", "public, max-age=31536000, immutable"),
     ("/images/logo.svg", "public, max-age=2592000, stale-while-revalidate=86400"),
-    ("/api/appointments", "public, max-age=300, stale-while-revalidate=60"),
+    ("/api/appointments", "private, max-age=300, stale-while-revalidate=60"),
 ])
 def test_class_policy_per_location(demo, path, cache_control):
-    response = demo.get(path)
+    response = demo.get(path, headers=AUTH)
 
     assert response.status_code == 200
     assert response.headers["cache-control"] == cache_control
@@ -74,7 +80,7 @@ def test_class_policy_per_location(demo, path, cache_control):
 @pytest.mark.parametrize("path", ["/api/patients/1", "/api/v2/patients/1",
                                   "/api/medical-records/1", "/api/telemedicine/sessions"])
 def test_patient_routes_need_legal_basis(demo, path):
-    refused = demo.get(path)
+    refused = demo.get(path, headers=AUTH)
     served = demo.get(path, headers=LEGAL_HEADERS)
 
     assert refused.status_code == 403
@@ -87,7 +93,7 @@ def test_patient_routes_need_legal_basis(demo, path):
 def test_patient_search_escalates(demo):
     body = {"query": "buscar paciente Ana"}
 
-    refused = demo.post("/api/agent/query", json=body)
+    refused = demo.post("/api/agent/query", json=body, headers=AUTH)
     served = demo.post("/api/agent/query", json=body, headers=LEGAL_HEADERS)
 
     assert refused.status_code == 403
@@ -99,7 +105,7 @@ def test_patient_search_escalates(demo):
 def test_chat_streams_uncached(demo):
     body = {"session_id": "demo-session", "message": {"content": "Olá"}, "stream": True}
 
-    response = demo.post("/v1/chat", json=body)
+    response = demo.post("/v1/chat", json=body, headers=AUTH)
 
     events = [line for line in response.text.splitlines() if line.startswith("data: ")]
     assert response.status_code == 200
@@ -108,14 +114,43 @@ def test_chat_streams_uncached(demo):
     assert json.loads(events[-1][len("data: "):])["type"] == "done"
 
 
-def test_credentials_bypass_shared_cache(demo):
-    demo.get("/api/clinics")
-    cached = demo.get("/api/clinics")
-    with_cookie = demo.get("/api/clinics", headers={"Cookie": "session=abc"})
+def test_cache_is_kept_per_clinic(demo):
+    other_clinic = {"Authorization": f"Bearer {demo_token(clinic_id='clinic-2')}"}
+
+    demo.get("/api/clinics", headers=AUTH)
+    cached = demo.get("/api/clinics", headers=AUTH)
+    other = demo.get("/api/clinics", headers=other_clinic)
 
     assert cached.headers["x-cache-status"] == "HIT"
-    assert with_cookie.headers["x-cache-status"] == "BYPASS"
-    assert with_cookie.headers["cache-control"].startswith("private")
+    assert other.headers["x-cache-status"] in ("MISS", "EXPIRED")
+    assert cached.headers["cache-control"].startswith("private")
+
+
+@pytest.mark.parametrize("path", ["/api/clinics", "/api/patients/1", "/v1/chat"])
+def test_protected_routes_need_a_token(demo, path):
+    response = demo.get(path, headers={"X-LGPD-Purpose": "medical_care",
+                                       "X-LGPD-Legal-Basis": "health_protection"})
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "AUTHENTICATION_FAILED"
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/assets/app.css", "/images/logo.svg",
+                                  "/chat/"])
+def test_public_routes_need_no_token(demo, path):
+    assert demo.get(path).status_code == 200
+
+
+def test_rate_limit_fields_per_user(demo):
+    first = demo.get("/api/appointments", headers=AUTH)
+    again = demo.get("/api/appointments", headers=AUTH)
+    other_user = demo.get("/api/appointments",
+                          headers={"Authorization": f"Bearer {demo_token(sub='other-user')}"})
+
+    assert first.headers["ratelimit-policy"] == '"api";q=100;w=900'
+    remaining = int(first.headers["ratelimit"].split("r=")[1].split(";")[0])
+    assert again.headers["ratelimit"].startswith(f'"api";r={remaining - 1};')
+    assert other_user.headers["ratelimit"].startswith('"api";r=99;')
 
 
 def test_health_lists_agent(demo, agent):
@@ -129,7 +164,8 @@ def test_health_lists_agent(demo, agent):
 def test_chat_websocket_answers(demo):
     async def exchange():
         url = f"ws://127.0.0.1:{demo.port}/ws/chat"
-        async with websockets.connect(url, subprotocols=["neonpro.chat.v1"]) as ws:
+        protocols = ["neonpro.chat.v1", f"bearer.{TOKEN}"]
+        async with websockets.connect(url, subprotocols=protocols) as ws:
             hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
             await ws.send(json.dumps({"type": "join", "session_id": "demo-session"}))
             joined = json.loads(await asyncio.wait_for(ws.recv(), 10))

@@ -5,11 +5,11 @@
 // line grew, to show that it was streamed.  Prints one JSON line with what
 // it saw and exits 0 when the message and a streamed reply reached both.
 //
-// Usage: node chat_page.mjs http://127.0.0.1:PORT/chat/ SESSION
+// Usage: node chat_page.mjs http://127.0.0.1:PORT/chat/ SESSION TOKEN
 
 import { chromium } from "playwright-core";
 
-const [pageUrl, session] = process.argv.slice(2);
+const [pageUrl, session, token] = process.argv.slice(2);
 const MAX_TABS = 8;
 const WAIT_MS = 15000;
 
@@ -24,7 +24,7 @@ const browser = await chromium.launch({
 
 async function openTab() {
   const page = await browser.newPage();
-  await page.goto(`${pageUrl}?session=${session}`);
+  await page.goto(`${pageUrl}?session=${session}#token=${token}`);
   await page.waitForSelector('#status[data-state="open"]', { timeout: WAIT_MS });
   const status = await page.textContent("#status");
   return { page, worker: status.match(/worker (\d+)/)[1] };
@@ -88,7 +88,14 @@ try {
     result.growth.push(await tab.page.evaluate(() => window.replyTexts.length));
   }
 
-  result.ok = result.received.every((line) => line.endsWith(text))
+  // a tab without a token is refused at the handshake and says so
+  const anonymous = await browser.newPage();
+  await anonymous.goto(`${pageUrl}?session=${session}`);
+  await anonymous.waitForSelector('#status[data-state="closed"]', { timeout: WAIT_MS });
+  result.anonymous = await anonymous.textContent("#status");
+
+  result.ok = result.anonymous.startsWith("Sem acesso")
+    && result.received.every((line) => line.endsWith(text))
     && result.replies.every((line) => line.length > "assistant: ".length)
     && result.replies[0] === result.replies[1]
     && result.growth.every((n) => n > 2);

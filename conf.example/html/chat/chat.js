@@ -3,7 +3,11 @@
 // resumes the session after the last seq it showed, so it misses nothing
 // that the session's history still holds.  The agent's reply grows in one
 // line as its chunks arrive; the stored reply replaces that line when it
-// comes as a message instead of a stream_end.
+// comes as a message instead of a stream_end.  The token (from `make
+// demo-token`) comes from the page's #token= fragment or the token field,
+// and goes to nginx as a "bearer.<token>" subprotocol entry, since a
+// browser cannot set headers on a WebSocket; a fragment is never sent to
+// the server, so the token stays out of its logs.
 
 "use strict";
 
@@ -22,6 +26,7 @@ const sessionInput = document.getElementById("session");
 const messageInput = document.getElementById("message");
 const sendButton = document.getElementById("send");
 const agentBox = document.getElementById("agent");
+const tokenInput = document.getElementById("token");
 
 function showStatus(text, value) {
   statusLine.textContent = text;
@@ -115,13 +120,23 @@ function handle(envelope) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/chat`, PROTOCOL);
+  const token = tokenInput.value.trim();
+  const protocols = token ? [PROTOCOL, `bearer.${token}`] : [PROTOCOL];
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/chat`, protocols);
   state.socket = socket;
   showStatus("Conectando…", "connecting");
 
   socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
   socket.addEventListener("close", (event) => {
     sendButton.disabled = true;
+    if (state.socket !== socket) {
+      return;
+    }
+    if (!socket.protocol) {
+      // the handshake failed: 401 without a valid token, 403 for the role
+      showStatus("Sem acesso: cole um token válido (make demo-token)", "closed");
+      return;
+    }
     showStatus(`Desconectado (${event.code})`, "closed");
     // 1001 with "reconnect" is a reload; other closes retry more slowly.
     setTimeout(connect, event.code === 1001 ? 100 : 2000);
@@ -145,6 +160,17 @@ document.getElementById("message-form").addEventListener("submit", (event) => {
   }
 });
 
+document.getElementById("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const old = state.socket;
+  state.socket = null;
+  if (old) {
+    old.close();
+  }
+  connect();
+});
+
 sessionInput.value = new URLSearchParams(location.search).get("session")
   || `demo-${Math.random().toString(36).slice(2, 10)}`;
+tokenInput.value = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 connect();
