@@ -26,6 +26,9 @@ typedef struct {
     /* the upstreams that neonpro_agent_pass uses, for /health */
     ngx_array_t                    upstreams;
     ngx_flag_t                     zone_added;
+
+    /* the JWK Sets each worker refreshes, of ngx_neonpro_auth_remote_t * */
+    ngx_array_t                    remotes;
 } ngx_neonpro_main_conf_t;
 
 
@@ -47,6 +50,10 @@ static char *ngx_neonpro_auth_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_neonpro_auth_jwt_algorithms(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_neonpro_auth_jwt_jwks_url(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_neonpro_init_process(ngx_cycle_t *cycle);
+static void ngx_neonpro_exit_process(ngx_cycle_t *cycle);
 static char *ngx_neonpro_auth_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_neonpro_auth_jwt_list(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -209,6 +216,13 @@ static ngx_command_t  ngx_neonpro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("neonpro_auth_jwt_jwks_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_neonpro_auth_jwt_jwks_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("neonpro_auth_jwt_algorithms"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_neonpro_auth_jwt_algorithms,
@@ -326,10 +340,10 @@ ngx_module_t  ngx_neonpro_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_neonpro_init_process,              /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_neonpro_exit_process,              /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -832,6 +846,61 @@ ngx_neonpro_auth_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
+ngx_neonpro_auth_jwt_jwks_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_neonpro_agent_loc_conf_t *alcf = conf;
+
+    ngx_neonpro_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_neonpro_module);
+
+    return ngx_neonpro_auth_jwks_url(cf, &alcf->auth, &mcf->remotes);
+}
+
+
+static ngx_neonpro_main_conf_t *
+ngx_neonpro_cycle_main_conf(ngx_cycle_t *cycle)
+{
+    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module)
+        == NULL)
+    {
+        return NULL;
+    }
+
+    return ngx_http_cycle_get_module_main_conf(cycle, ngx_neonpro_module);
+}
+
+
+static ngx_int_t
+ngx_neonpro_init_process(ngx_cycle_t *cycle)
+{
+    ngx_neonpro_main_conf_t  *mcf;
+
+    mcf = ngx_neonpro_cycle_main_conf(cycle);
+
+    if (mcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_neonpro_auth_init_process(cycle, &mcf->remotes);
+}
+
+
+static void
+ngx_neonpro_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_neonpro_main_conf_t  *mcf;
+
+    mcf = ngx_neonpro_cycle_main_conf(cycle);
+
+    if (mcf) {
+        ngx_neonpro_auth_exit_process(&mcf->remotes);
+    }
+}
+
+
+static char *
 ngx_neonpro_auth_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_neonpro_agent_loc_conf_t *alcf = conf;
@@ -912,7 +981,10 @@ ngx_neonpro_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&mcf->upstreams, cf->pool, 4,
                        sizeof(ngx_http_upstream_srv_conf_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&mcf->remotes, cf->pool, 1,
+                          sizeof(ngx_neonpro_auth_remote_t *))
+           != NGX_OK)
     {
         return NULL;
     }

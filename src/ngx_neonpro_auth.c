@@ -15,9 +15,16 @@
  */
 
 
+#include <curl/curl.h>
+
 #include "ngx_neonpro_auth.h"
+#include "ngx_neonpro_curl.h"
 #include "ngx_neonpro_error.h"
 #include "ngx_neonpro_headers.h"
+
+
+#define NGX_NEONPRO_AUTH_JWKS_MAX     (1024 * 1024)
+#define NGX_NEONPRO_AUTH_RETRY_MAX    60000
 
 
 #define NGX_NEONPRO_AUTH_NO_EXP  ((time_t) -1)
@@ -27,14 +34,21 @@ typedef struct {
     u_char                      hash[NGX_NEONPRO_JWT_HASH_SIZE];
     json_t                     *claims;
     time_t                      exp;
+    ngx_uint_t                  generation;   /* of the remote key set */
 } ngx_neonpro_auth_cached_t;
 
 
 /* the per-worker cache of one location, made on its first use */
-typedef struct {
+typedef struct ngx_neonpro_auth_cache_s  ngx_neonpro_auth_cache_t;
+
+struct ngx_neonpro_auth_cache_s {
     ngx_neonpro_auth_cached_t  *entries;
     ngx_uint_t                  size;
-} ngx_neonpro_auth_cache_t;
+    ngx_neonpro_auth_cache_t   *next;        /* this worker's caches */
+};
+
+
+static ngx_neonpro_auth_cache_t  *ngx_neonpro_auth_caches;
 
 
 /* the reasons of ngx_neonpro_jwt_verify() for a client in Portuguese */
@@ -72,6 +86,8 @@ static ngx_str_t  ngx_neonpro_auth_www_lc = ngx_string("www-authenticate");
 
 static void ngx_neonpro_auth_free_keys(void *data);
 static void ngx_neonpro_auth_free_claims(void *data);
+static void ngx_neonpro_auth_fetch(ngx_event_t *ev);
+static void ngx_neonpro_auth_fetched(void *data, CURLcode result);
 
 
 void
@@ -79,6 +95,7 @@ ngx_neonpro_auth_init_conf(ngx_neonpro_auth_conf_t *conf)
 {
     conf->mode = NGX_CONF_UNSET_UINT;
     conf->keys = NGX_CONF_UNSET_PTR;
+    conf->remote = NGX_CONF_UNSET_PTR;
     conf->algorithms = NGX_CONF_UNSET_UINT;
     conf->issuers = NGX_CONF_UNSET_PTR;
     conf->audiences = NGX_CONF_UNSET_PTR;
@@ -96,6 +113,7 @@ ngx_neonpro_auth_merge_conf(ngx_conf_t *cf, ngx_neonpro_auth_conf_t *prev,
 {
     ngx_conf_merge_uint_value(conf->mode, prev->mode, NGX_NEONPRO_AUTH_OFF);
     ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_ptr_value(conf->remote, prev->remote, NULL);
     ngx_conf_merge_uint_value(conf->algorithms, prev->algorithms,
                               NGX_NEONPRO_JWT_ALG_ALL);
     ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, NULL);
@@ -112,10 +130,13 @@ ngx_neonpro_auth_merge_conf(ngx_conf_t *cf, ngx_neonpro_auth_conf_t *prev,
     ngx_conf_merge_str_value(conf->claim_role, prev->claim_role, "role");
     ngx_conf_merge_ptr_value(conf->roles, prev->roles, NULL);
 
-    if (conf->mode != NGX_NEONPRO_AUTH_OFF && conf->keys == NULL) {
+    if (conf->mode != NGX_NEONPRO_AUTH_OFF
+        && conf->keys == NULL && conf->remote == NULL)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "neonpro_auth_jwt needs at least one "
-                           "neonpro_auth_jwt_key");
+                           "neonpro_auth_jwt_key or a "
+                           "neonpro_auth_jwt_jwks_url");
         return NGX_CONF_ERROR;
     }
 
@@ -280,6 +301,329 @@ ngx_neonpro_auth_key(ngx_conf_t *cf, ngx_neonpro_auth_conf_t *acf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* neonpro_auth_jwt_jwks_url URL [issuer=iss] [interval=time]; */
+char *
+ngx_neonpro_auth_jwks_url(ngx_conf_t *cf, ngx_neonpro_auth_conf_t *acf,
+    ngx_array_t *remotes)
+{
+    char                        *rv;
+    ngx_int_t                    interval;
+    ngx_str_t                   *value, s;
+    ngx_uint_t                   i;
+    ngx_neonpro_auth_remote_t   *remote, **slot;
+
+    if (acf->remote != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    remote = ngx_pcalloc(cf->pool, sizeof(ngx_neonpro_auth_remote_t));
+    if (remote == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    remote->interval = 300000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        s = value[i];
+
+        if (s.len > 7 && ngx_strncmp(s.data, "issuer=", 7) == 0) {
+            remote->issuer.data = s.data + 7;
+            remote->issuer.len = s.len - 7;
+            continue;
+        }
+
+        if (s.len > 9 && ngx_strncmp(s.data, "interval=", 9) == 0) {
+            s.data += 9;
+            s.len -= 9;
+
+            interval = ngx_parse_time(&s, 0);
+
+            if (interval == NGX_ERROR || interval < 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid interval \"%V\", expected a "
+                                   "time of at least 1s such as 5m", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            remote->interval = (ngx_msec_t) interval;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected issuer= or "
+                           "interval=", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_neonpro_curl_set_url(cf, &value[1], "JWKS", &remote->url,
+                                  &remote->resolve);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    slot = ngx_array_push(remotes);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = remote;
+    acf->remote = remote;
+
+    return NGX_CONF_OK;
+}
+
+
+/* Each worker fetches its JWK Sets at once, then every interval. */
+ngx_int_t
+ngx_neonpro_auth_init_process(ngx_cycle_t *cycle, ngx_array_t *remotes)
+{
+    ngx_uint_t                   i;
+    ngx_neonpro_auth_remote_t  **remote;
+
+    remote = remotes->elts;
+
+    for (i = 0; i < remotes->nelts; i++) {
+        remote[i]->timer.handler = ngx_neonpro_auth_fetch;
+        remote[i]->timer.data = remote[i];
+        remote[i]->timer.log = cycle->log;
+
+        /* a worker that stops does not wait for the next refresh */
+        remote[i]->timer.cancelable = 1;
+
+        ngx_add_timer(&remote[i]->timer, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_neonpro_auth_exit_process(ngx_array_t *remotes)
+{
+    ngx_uint_t                   i;
+    ngx_neonpro_auth_cache_t    *cache;
+    ngx_neonpro_auth_remote_t  **remote;
+
+    /* the worker's token caches, and the claims they hold */
+
+    while (ngx_neonpro_auth_caches) {
+        cache = ngx_neonpro_auth_caches;
+        ngx_neonpro_auth_caches = cache->next;
+
+        for (i = 0; i < cache->size; i++) {
+            if (cache->entries[i].claims) {
+                json_decref(cache->entries[i].claims);
+            }
+        }
+
+        ngx_free(cache);
+    }
+
+    remote = remotes->elts;
+
+    for (i = 0; i < remotes->nelts; i++) {
+        if (remote[i]->easy) {
+            ngx_neonpro_curl_remove(remote[i]->easy);
+            curl_easy_cleanup(remote[i]->easy);
+            remote[i]->easy = NULL;
+        }
+
+        if (remote[i]->timer.timer_set) {
+            ngx_del_timer(&remote[i]->timer);
+        }
+
+        if (remote[i]->keys) {
+            ngx_neonpro_jwt_keyset_free(remote[i]->keys);
+            remote[i]->keys = NULL;
+        }
+
+        if (remote[i]->body) {
+            ngx_free(remote[i]->body);
+            remote[i]->body = NULL;
+        }
+    }
+}
+
+
+static size_t
+ngx_neonpro_auth_fetch_write(char *ptr, size_t size, size_t nmemb,
+    void *data)
+{
+    ngx_neonpro_auth_remote_t  *remote = data;
+
+    size_t  n;
+
+    n = size * nmemb;
+
+    if (remote->body == NULL) {
+        remote->body = ngx_alloc(NGX_NEONPRO_AUTH_JWKS_MAX, ngx_cycle->log);
+        if (remote->body == NULL) {
+            return 0;
+        }
+    }
+
+    /* a short count ends the transfer: the document is too large */
+
+    if (n > NGX_NEONPRO_AUTH_JWKS_MAX - remote->body_len) {
+        return 0;
+    }
+
+    ngx_memcpy(remote->body + remote->body_len, ptr, n);
+    remote->body_len += n;
+
+    return n;
+}
+
+
+static void
+ngx_neonpro_auth_fetch(ngx_event_t *ev)
+{
+    ngx_neonpro_auth_remote_t *remote = ev->data;
+
+    CURL  *easy;
+
+    if (remote->easy) {
+        return;
+    }
+
+    easy = curl_easy_init();
+    if (easy == NULL) {
+        goto failed;
+    }
+
+    remote->body_len = 0;
+    remote->status = 0;
+
+    if (curl_easy_setopt(easy, CURLOPT_URL, remote->url.data) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_RESOLVE, remote->resolve)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
+                            ngx_neonpro_auth_fetch_write) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_WRITEDATA, remote) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+           != CURLE_OK
+        || ngx_neonpro_curl_add(easy, ngx_neonpro_auth_fetched, remote,
+                                ev->log)
+           != NGX_OK)
+    {
+        curl_easy_cleanup(easy);
+        goto failed;
+    }
+
+    remote->easy = easy;
+
+    return;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                  "neonpro: could not start the JWKS refresh from \"%V\"",
+                  &remote->url);
+
+    ngx_add_timer(&remote->timer,
+                  ngx_min(remote->interval, NGX_NEONPRO_AUTH_RETRY_MAX));
+}
+
+
+/*
+ * A refresh ended: a good JWK Set replaces the worker's key set, and a bad
+ * or missing one leaves the last good set in place.  A failure is retried
+ * within a minute.
+ */
+static void
+ngx_neonpro_auth_fetched(void *data, CURLcode result)
+{
+    ngx_neonpro_auth_remote_t  *remote = data;
+
+    ngx_msec_t                  next;
+    const char                 *error;
+    ngx_neonpro_jwt_load_t      report;
+    ngx_neonpro_jwt_str_t       issuer;
+    ngx_neonpro_jwt_keyset_t   *keys;
+
+    (void) curl_easy_getinfo(remote->easy, CURLINFO_RESPONSE_CODE,
+                             &remote->status);
+    curl_easy_cleanup(remote->easy);
+    remote->easy = NULL;
+
+    error = NULL;
+    keys = NULL;
+
+    if (result != CURLE_OK) {
+        error = curl_easy_strerror(result);
+
+    } else if (remote->status != 200) {
+        error = "the status is not 200";
+
+    } else {
+        keys = ngx_neonpro_jwt_keyset_create();
+        ngx_memzero(&report, sizeof(report));
+
+        issuer.data = remote->issuer.data;
+        issuer.len = remote->issuer.len;
+
+        if (keys == NULL) {
+            error = "out of memory";
+
+        } else if (ngx_neonpro_jwt_keyset_add_jwks(keys, remote->body,
+                                                   remote->body_len,
+                                                   &issuer, &report)
+                   != 0)
+        {
+            error = report.error ? report.error : "not a JWK Set";
+
+        } else if (report.loaded == 0) {
+            error = "the JWK Set has no key that nginx can use";
+        }
+    }
+
+    if (remote->body) {
+        ngx_free(remote->body);
+        remote->body = NULL;
+    }
+
+    if (error) {
+        if (keys) {
+            ngx_neonpro_jwt_keyset_free(keys);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, remote->timer.log, 0,
+                      "neonpro: the JWKS refresh from \"%V\" failed "
+                      "(status %l): %s; %s", &remote->url, remote->status,
+                      error, remote->keys ? "the last good key set stays"
+                                          : "no key set is loaded yet");
+
+        next = ngx_min(remote->interval, NGX_NEONPRO_AUTH_RETRY_MAX);
+
+    } else {
+        if (remote->keys) {
+            ngx_neonpro_jwt_keyset_free(remote->keys);
+        }
+
+        /* tokens cached under the old set are verified again */
+
+        remote->keys = keys;
+        remote->generation++;
+
+        ngx_log_error(NGX_LOG_INFO, remote->timer.log, 0,
+                      "neonpro: %uz keys loaded from the JWKS at \"%V\"",
+                      report.loaded, &remote->url);
+
+        next = remote->interval;
+    }
+
+    if (!ngx_exiting) {
+        ngx_add_timer(&remote->timer, next);
+    }
 }
 
 
@@ -618,6 +962,8 @@ ngx_neonpro_auth_cache_get(ngx_neonpro_auth_conf_t *acf,
 
         cache->entries = (ngx_neonpro_auth_cached_t *) (cache + 1);
         cache->size = acf->cache_size;
+        cache->next = ngx_neonpro_auth_caches;
+        ngx_neonpro_auth_caches = cache;
         *cachep = cache;
     }
 
@@ -627,6 +973,12 @@ ngx_neonpro_auth_cache_get(ngx_neonpro_auth_conf_t *acf,
     if (e->claims == NULL
         || ngx_memcmp(e->hash, hash, NGX_NEONPRO_JWT_HASH_SIZE) != 0)
     {
+        return NULL;
+    }
+
+    if (acf->remote && e->generation != acf->remote->generation) {
+        json_decref(e->claims);
+        e->claims = NULL;
         return NULL;
     }
 
@@ -643,8 +995,8 @@ ngx_neonpro_auth_cache_get(ngx_neonpro_auth_conf_t *acf,
 
 
 static void
-ngx_neonpro_auth_cache_put(ngx_neonpro_auth_cache_t *cache, u_char *hash,
-    json_t *claims)
+ngx_neonpro_auth_cache_put(ngx_neonpro_auth_conf_t *acf,
+    ngx_neonpro_auth_cache_t *cache, u_char *hash, json_t *claims)
 {
     json_t                     *exp;
     ngx_uint_t                  i;
@@ -663,6 +1015,7 @@ ngx_neonpro_auth_cache_put(ngx_neonpro_auth_cache_t *cache, u_char *hash,
 
     ngx_memcpy(e->hash, hash, NGX_NEONPRO_JWT_HASH_SIZE);
     e->claims = json_incref(claims);
+    e->generation = acf->remote ? acf->remote->generation : 0;
 
     exp = json_object_get(claims, "exp");
     e->exp = json_is_number(exp) ? (time_t) json_number_value(exp)
@@ -752,8 +1105,24 @@ ngx_neonpro_auth_check(ngx_http_request_t *r, ngx_neonpro_auth_conf_t *acf)
                 options.nrequired = acf->required->nelts;
             }
 
-            rc = ngx_neonpro_jwt_verify(acf->keys, token.data, token.len,
-                                        &options, &result);
+            rc = NGX_NEONPRO_JWT_NO_KEY;
+
+            if (acf->keys) {
+                rc = ngx_neonpro_jwt_verify(acf->keys, token.data, token.len,
+                                            &options, &result);
+            }
+
+            /* a kid that the files do not have may be in the JWK Set */
+
+            if (acf->remote && acf->remote->keys
+                && (rc == NGX_NEONPRO_JWT_NO_KEY
+                    || rc == NGX_NEONPRO_JWT_UNKNOWN_KID))
+            {
+                ngx_memzero(&result, sizeof(result));
+
+                rc = ngx_neonpro_jwt_verify(acf->remote->keys, token.data,
+                                            token.len, &options, &result);
+            }
 
             if (rc == NGX_NEONPRO_JWT_NOMEM
                 || rc == NGX_NEONPRO_JWT_CRYPTO_ERROR)
@@ -769,7 +1138,7 @@ ngx_neonpro_auth_check(ngx_http_request_t *r, ngx_neonpro_auth_conf_t *acf)
             }
 
             claims = result.claims;
-            ngx_neonpro_auth_cache_put(acf->cache, hash, claims);
+            ngx_neonpro_auth_cache_put(acf, acf->cache, hash, claims);
         }
 
         cln = ngx_pool_cleanup_add(r->pool, 0);

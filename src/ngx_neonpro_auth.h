@@ -19,9 +19,28 @@
 #define NGX_NEONPRO_AUTH_OPTIONAL  2
 
 
+/* A JWK Set that each worker fetches from a URL and refreshes. */
+typedef struct {
+    ngx_str_t                   url;       /* NUL-terminated */
+    void                       *resolve;   /* a curl_slist */
+    ngx_str_t                   issuer;
+    ngx_msec_t                  interval;
+
+    /* this worker's copy: the last good key set, and its refresh */
+    ngx_neonpro_jwt_keyset_t   *keys;
+    ngx_uint_t                  generation;
+    ngx_event_t                 timer;
+    void                       *easy;
+    u_char                     *body;
+    size_t                      body_len;
+    long                        status;
+} ngx_neonpro_auth_remote_t;
+
+
 typedef struct {
     ngx_uint_t                  mode;
     ngx_neonpro_jwt_keyset_t   *keys;
+    ngx_neonpro_auth_remote_t  *remote;
     ngx_uint_t                  algorithms;
     ngx_array_t                *issuers;     /* of ngx_neonpro_jwt_str_t */
     ngx_array_t                *audiences;   /* of ngx_neonpro_jwt_str_t */
@@ -57,6 +76,11 @@ char *ngx_neonpro_auth_merge_conf(ngx_conf_t *cf,
     ngx_neonpro_auth_conf_t *prev, ngx_neonpro_auth_conf_t *conf);
 
 char *ngx_neonpro_auth_key(ngx_conf_t *cf, ngx_neonpro_auth_conf_t *acf);
+char *ngx_neonpro_auth_jwks_url(ngx_conf_t *cf, ngx_neonpro_auth_conf_t *acf,
+    ngx_array_t *remotes);
+ngx_int_t ngx_neonpro_auth_init_process(ngx_cycle_t *cycle,
+    ngx_array_t *remotes);
+void ngx_neonpro_auth_exit_process(ngx_array_t *remotes);
 char *ngx_neonpro_auth_algorithms(ngx_conf_t *cf,
     ngx_neonpro_auth_conf_t *acf);
 char *ngx_neonpro_auth_claims(ngx_conf_t *cf, ngx_neonpro_auth_conf_t *acf);

@@ -26,7 +26,6 @@
 
 #define NGX_NEONPRO_AGENT_MAX_EVENT  (64 * 1024)
 #define NGX_NEONPRO_AGENT_STREAM_ID  48
-#define NGX_NEONPRO_AGENT_MAX_HOST   255
 
 
 typedef struct {
@@ -88,112 +87,13 @@ static ngx_uint_t   ngx_neonpro_chat_agent_calls_ready;
 static uint32_t     ngx_neonpro_chat_agent_streams;
 
 
-static void
-ngx_neonpro_chat_agent_free_list(void *data)
-{
-    curl_slist_free_all(data);
-}
-
-
-/*
- * The agent's URL, http or https.  Its host is resolved here, while the
- * configuration is read, and handed to curl as a CURLOPT_RESOLVE entry, so
- * that curl never resolves a name inside a worker.
- */
+/* The agent's URL: see ngx_neonpro_curl_set_url(). */
 char *
 ngx_neonpro_chat_agent_set_url(ngx_conf_t *cf,
     ngx_neonpro_chat_agent_conf_t *acf, ngx_str_t *url)
 {
-    size_t               n, skip;
-    ngx_url_t            u;
-    ngx_pool_cleanup_t  *cln;
-    in_port_t            port;
-    struct curl_slist   *list;
-    u_char               addr[NGX_SOCKADDR_STRLEN];
-    u_char               entry[NGX_NEONPRO_AGENT_MAX_HOST + NGX_SOCKADDR_STRLEN
-                               + NGX_INT_T_LEN + 4];
-
-    if (url->len > 7 && ngx_strncasecmp(url->data, (u_char *) "http://", 7)
-                        == 0)
-    {
-        skip = 7;
-        port = 80;
-
-    } else if (url->len > 8
-               && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0)
-    {
-        skip = 8;
-        port = 443;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid agent URL \"%V\": use http://host[:port]"
-                           "/path or https://host[:port]/path", url);
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url.data = url->data + skip;
-    u.url.len = url->len - skip;
-    u.default_port = port;
-    u.uri_part = 1;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid agent URL \"%V\": %s", url,
-                           u.err ? u.err : "the host has no address");
-        return NGX_CONF_ERROR;
-    }
-
-    acf->url.data = ngx_pnalloc(cf->pool, url->len + 1);
-    if (acf->url.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    (void) ngx_cpystrn(acf->url.data, url->data, url->len + 1);
-    acf->url.len = url->len;
-
-    /* a literal address needs no entry; an IPv6 one comes in brackets */
-
-    if (u.host.len == 0 || u.host.data[0] == '[') {
-        acf->resolve = NULL;
-        return NGX_CONF_OK;
-    }
-
-    if (u.host.len > NGX_NEONPRO_AGENT_MAX_HOST) {
-        return "has a host name that is too long";
-    }
-
-    n = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, addr,
-                      sizeof(addr), 0);
-
-    if (u.addrs[0].sockaddr->sa_family == AF_INET6) {
-        (void) ngx_sprintf(entry, "%V:%d:[%*s]%Z", &u.host, (int) u.port,
-                           n, addr);
-
-    } else {
-        (void) ngx_sprintf(entry, "%V:%d:%*s%Z", &u.host, (int) u.port,
-                           n, addr);
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    list = curl_slist_append(NULL, (char *) entry);
-    if (list == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    /* the list goes with the configuration that made it */
-    cln->handler = ngx_neonpro_chat_agent_free_list;
-    cln->data = list;
-
-    acf->resolve = list;
-
-    return NGX_CONF_OK;
+    return ngx_neonpro_curl_set_url(cf, url, "agent", &acf->url,
+                                    &acf->resolve);
 }
 
 

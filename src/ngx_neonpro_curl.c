@@ -30,9 +30,123 @@ static void ngx_neonpro_curl_timeout(ngx_event_t *ev);
 static void ngx_neonpro_curl_collect(void);
 
 
+#define NGX_NEONPRO_CURL_MAX_HOST  255
+
+
 static CURLM        *ngx_neonpro_curl_multi;
 static ngx_event_t   ngx_neonpro_curl_timer;
 static ngx_log_t    *ngx_neonpro_curl_log;
+
+
+static void
+ngx_neonpro_curl_free_list(void *data)
+{
+    curl_slist_free_all(data);
+}
+
+
+/*
+ * Checks an http or https URL for curl and resolves its host here, while
+ * the configuration is read.  The address goes to curl as a
+ * CURLOPT_RESOLVE entry, so that curl never resolves a name inside a
+ * worker.  what names the URL in messages; out gets a NUL-terminated copy
+ * and resolve the entry list, or NULL for a literal address.
+ */
+char *
+ngx_neonpro_curl_set_url(ngx_conf_t *cf, ngx_str_t *url, const char *what,
+    ngx_str_t *out, void **resolve)
+{
+    size_t               n, skip;
+    ngx_url_t            u;
+    ngx_pool_cleanup_t  *cln;
+    in_port_t            port;
+    struct curl_slist   *list;
+    u_char               addr[NGX_SOCKADDR_STRLEN];
+    u_char               entry[NGX_NEONPRO_CURL_MAX_HOST + NGX_SOCKADDR_STRLEN
+                               + NGX_INT_T_LEN + 4];
+
+    if (url->len > 7 && ngx_strncasecmp(url->data, (u_char *) "http://", 7)
+                        == 0)
+    {
+        skip = 7;
+        port = 80;
+
+    } else if (url->len > 8
+               && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0)
+    {
+        skip = 8;
+        port = 443;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %s URL \"%V\": use http://host[:port]"
+                           "/path or https://host[:port]/path", what, url);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = url->data + skip;
+    u.url.len = url->len - skip;
+    u.default_port = port;
+    u.uri_part = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %s URL \"%V\": %s", what, url,
+                           u.err ? u.err : "the host has no address");
+        return NGX_CONF_ERROR;
+    }
+
+    out->data = ngx_pnalloc(cf->pool, url->len + 1);
+    if (out->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(out->data, url->data, url->len + 1);
+    out->len = url->len;
+
+    /* a literal address needs no entry; an IPv6 one comes in brackets */
+
+    if (u.host.len == 0 || u.host.data[0] == '[') {
+        *resolve = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (u.host.len > NGX_NEONPRO_CURL_MAX_HOST) {
+        return "has a host name that is too long";
+    }
+
+    n = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, addr,
+                      sizeof(addr), 0);
+
+    if (u.addrs[0].sockaddr->sa_family == AF_INET6) {
+        (void) ngx_sprintf(entry, "%V:%d:[%*s]%Z", &u.host, (int) u.port,
+                           n, addr);
+
+    } else {
+        (void) ngx_sprintf(entry, "%V:%d:%*s%Z", &u.host, (int) u.port,
+                           n, addr);
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    list = curl_slist_append(NULL, (char *) entry);
+    if (list == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the list goes with the configuration that made it */
+    cln->handler = ngx_neonpro_curl_free_list;
+    cln->data = list;
+
+    *resolve = list;
+
+    return NGX_CONF_OK;
+}
 
 
 /* In the master, before the workers fork: curl's global state. */

@@ -24,6 +24,8 @@
 typedef void (*ngx_neonpro_curl_done_pt)(void *data, CURLcode result);
 
 
+char *ngx_neonpro_curl_set_url(ngx_conf_t *cf, ngx_str_t *url,
+    const char *what, ngx_str_t *out, void **resolve);
 ngx_int_t ngx_neonpro_curl_global_init(ngx_log_t *log);
 ngx_int_t ngx_neonpro_curl_add(CURL *easy, ngx_neonpro_curl_done_pt done,
     void *data, ngx_log_t *log);
