@@ -284,3 +284,38 @@ def test_exact_count_per_verified_user_across_workers(nginx):
         statuses = [status for who, status in results if who == user]
         assert statuses.count(200) == 20, user
         assert statuses.count(429) == 40, user
+
+
+REALIP = """
+neonpro_rate_limit_zone limits 1m;
+server {
+    listen 127.0.0.1:{port};
+    root {prefix}/html;
+    location / {
+        neonpro_rate_limit address zone=limits key=$binary_remote_addr rate=2/1m;
+    }
+    location /api/ {
+        set_real_ip_from 127.0.0.1;
+        real_ip_header X-Forwarded-For;
+        neonpro_rate_limit proxied zone=limits key=$binary_remote_addr rate=2/1m;
+    }
+}
+"""
+
+
+def test_client_address_comes_from_realip_only(nginx):
+    """X-Forwarded-For counts only where realip trusts the proxy."""
+    server = nginx(REALIP, files=FILES)
+
+    def from_(path, address):
+        return get(server, path, headers={"X-Forwarded-For": address}).status_code
+
+    # without realip the header is ignored: every request is 127.0.0.1's
+    raw = [from_("/ok.txt", f"10.0.0.{n}") for n in range(1, 4)]
+    # behind a trusted proxy each client address has its own quota
+    proxied_a = [from_("/api/ok.txt", "10.0.0.1") for _ in range(3)]
+    proxied_b = [from_("/api/ok.txt", "10.0.0.2") for _ in range(2)]
+
+    assert raw == [200, 200, 429]
+    assert proxied_a == [200, 200, 429]
+    assert proxied_b == [200, 200]
