@@ -90,6 +90,15 @@ POST_OPTIONS=(-H 'Content-Type: application/json' --data-binary "$POST_BODY")
 count_variant D "http://127.0.0.1:$PORT_D$AGENT_PATH" "${POST_OPTIONS[@]}"
 count_variant E "http://127.0.0.1:$PORT_E$AGENT_PATH" "${POST_OPTIONS[@]}"
 stop_process "$VALGRIND_PID"
+
+make_jwt_tokens
+start_under_callgrind jwt "$PORT_F"
+check_jwt_variants "http://127.0.0.1:$PORT_F/$STATIC_FILE" "http://127.0.0.1:$PORT_G/$STATIC_FILE" \
+    "http://127.0.0.1:$PORT_H/$STATIC_FILE"
+count_variant F "http://127.0.0.1:$PORT_F/$STATIC_FILE" -H "Authorization: Bearer $JWT_TOKEN"
+count_variant G "http://127.0.0.1:$PORT_G/$STATIC_FILE" -H "Authorization: Bearer $JWT_TOKEN"
+count_variant H "http://127.0.0.1:$PORT_H/$STATIC_FILE" -H "Authorization: Bearer $JWT_TOKEN"
+stop_process "$VALGRIND_PID"
 echo
 
 "$PYTHON" "$BENCH_DIR/report.py" callgrind "$RESULTS" "$REQUESTS"

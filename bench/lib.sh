@@ -1,7 +1,8 @@
 # Shared set-up of bench/run.sh and bench/callgrind.sh: a temporary nginx
-# prefix, the configs of bench/conf/ rendered into it, nginx processes that
-# are stopped on exit, and the checks that every variant sends the response
-# the comparison expects. Source it after `set -euo pipefail`.
+# prefix, the configs of bench/conf/ rendered into it, the RSA keys and
+# tokens of the JWT comparison, nginx processes that are stopped on exit,
+# and the checks that every variant sends the response the comparison
+# expects. Source it after `set -euo pipefail`.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH_DIR")
@@ -19,6 +20,12 @@ STATIC_BODY='{"id":"p-000123","nome":"Maria Souza","proxima_consulta":"2026-12-0
 AGENT_PATH=/api/agent/query
 # The request body of bench/post.lua, so that the checks send what wrk sends.
 POST_BODY=$(sed -n "s/^wrk\.body = '\(.*\)'$/\1/p" "$BENCH_DIR/post.lua")
+# The key id of the JWT comparison's RSA key, in bench/conf/jwt.conf and in
+# the header of every token.
+JWT_KID=bench-rs256
+JWT_KEY_BITS=2048
+# The lifetime of the tokens, far longer than a run.
+JWT_LIFETIME_SECONDS=$((7 * 24 * 3600))
 
 fail() {
     echo "bench: $*" >&2
@@ -30,9 +37,11 @@ require() {
     local tool lua_module
     [[ -f $MODULE_SOURCE ]] \
         || fail "module not found at $MODULE_SOURCE: run 'make -C $REPO build' or set NEONPRO_MODULE"
-    for tool in curl "$NGINX" "$PYTHON" "$@"; do
+    for tool in curl openssl "$NGINX" "$PYTHON" "$@"; do
         command -v "$tool" > /dev/null || fail "$tool not found: run 'make -C $REPO deps'"
     done
+    "$PYTHON" -c 'import jwt' 2> /dev/null \
+        || fail "Python module jwt not found for $PYTHON: install python3-jwt ('make -C $REPO deps')"
     for lua_module in "${LUA_MODULES[@]}"; do
         [[ -f $lua_module ]] || fail "$lua_module not found: install libnginx-mod-http-lua"
     done
@@ -64,7 +73,7 @@ setup_directories() {
     MODULE=$PREFIX/ngx_neonpro_module.so
     cp "$MODULE_SOURCE" "$MODULE"
 
-    read -r PORT_A PORT_B PORT_C PORT_D PORT_E PORT_UPSTREAM <<< "$(free_ports 6)"
+    read -r PORT_A PORT_B PORT_C PORT_D PORT_E PORT_UPSTREAM PORT_F PORT_G PORT_H <<< "$(free_ports 9)"
 }
 
 STARTED_PIDS=()
@@ -130,6 +139,8 @@ render_config() {
         -e "s|@PORT_A@|$PORT_A|g" -e "s|@PORT_B@|$PORT_B|g" -e "s|@PORT_C@|$PORT_C|g" \
         -e "s|@PORT_D@|$PORT_D|g" -e "s|@PORT_E@|$PORT_E|g" \
         -e "s|@PORT_UPSTREAM@|$PORT_UPSTREAM|g" \
+        -e "s|@PORT_F@|$PORT_F|g" -e "s|@PORT_G@|$PORT_G|g" -e "s|@PORT_H@|$PORT_H|g" \
+        -e "s|@JWT_KID@|$JWT_KID|g" \
         "$BENCH_DIR/conf/$name.conf" > "$PREFIX/$name.conf"
     unreplaced=$(grep -v '^ *#' "$PREFIX/$name.conf" | grep -o '@[A-Z_]*@' | head -1 || true)
     [[ -z $unreplaced ]] || fail "unknown placeholder $unreplaced in bench/conf/$name.conf"
@@ -247,4 +258,94 @@ check_agent_variants() {
     [[ $status == 400 ]] \
         || fail "D: expected 400 for an invalid JSON body, got $status; is neonpro_agent_pass in bench/conf/agent.conf?"
     echo "  checked: D and E return 200 with the upstream's body; D rejects invalid JSON with 400"
+}
+
+# Generate the RSA key pair of the JWT comparison in PREFIX, with the public
+# key in PREFIX/jwt-rs256.pem where bench/conf/jwt.conf reads it, and a
+# second private key that nginx does not know. Sets JWT_TOKEN, an RS256 token
+# signed with the first key, and JWT_WRONG_TOKEN, a token with the same
+# header and claims signed with the second key.
+make_jwt_tokens() {
+    local name
+    for name in jwt-rs256 jwt-wrong; do
+        openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$JWT_KEY_BITS" \
+            -out "$PREFIX/$name.key" 2> "$PREFIX/$name.log" \
+            || fail "openssl genpkey failed: $(cat "$PREFIX/$name.log")"
+    done
+    openssl pkey -in "$PREFIX/jwt-rs256.key" -pubout -out "$PREFIX/jwt-rs256.pem" 2> "$PREFIX/jwt-rs256.log" \
+        || fail "openssl pkey -pubout failed: $(cat "$PREFIX/jwt-rs256.log")"
+    chmod 644 "$PREFIX/jwt-rs256.pem"
+
+    JWT_TOKEN=$(mint_jwt "$PREFIX/jwt-rs256.key")
+    JWT_WRONG_TOKEN=$(mint_jwt "$PREFIX/jwt-wrong.key")
+}
+
+# Print an RS256 token signed with the PEM private key in KEY_FILE, with the
+# claims that nginx maps to the identity by default.
+mint_jwt() {
+    "$PYTHON" - "$1" "$JWT_KID" "$JWT_LIFETIME_SECONDS" << 'EOF'
+import sys
+import time
+
+import jwt
+
+key_file, kid, lifetime = sys.argv[1], sys.argv[2], int(sys.argv[3])
+now = int(time.time())
+claims = {"sub": "bench-user", "clinic_id": "clinic-1", "role": "CLINICAL_STAFF",
+          "iat": now, "exp": now + lifetime}
+with open(key_file, "rb") as key:
+    print(jwt.encode(claims, key.read(), algorithm="RS256", headers={"kid": kid}))
+EOF
+}
+
+# Check that F, G and H return 200, the static file and the same headers to
+# the token that wrk sends. G and H must return 401 "bad signature" to a
+# token signed with another key, and 401 to a request without a token. G
+# gets the wrong token after it has cached the right one, so the check also
+# shows that its cache lets no other token through.
+check_jwt_variants() {
+    local url_f=$1 url_g=$2 url_h=$3 variant url status
+    for variant in F G H; do
+        case $variant in
+            F) url=$url_f ;;
+            G) url=$url_g ;;
+            H) url=$url_h ;;
+        esac
+        curl -sS --max-time 5 -H "Authorization: Bearer $JWT_TOKEN" -D "$RESULTS/headers-$variant.raw" \
+            -o "$RESULTS/body-$variant.txt" "$url" || fail "GET $url ($variant) failed"
+        normalize_headers "$RESULTS/headers-$variant.raw" > "$RESULTS/headers-$variant.txt"
+        [[ $(head -1 "$RESULTS/headers-$variant.txt") == "HTTP/1.1 200 OK" ]] \
+            || fail "$variant: expected 200 from $url, got: $(head -1 "$RESULTS/headers-$variant.txt")" \
+                "$(cat "$RESULTS/body-$variant.txt")"
+        [[ $(cat "$RESULTS/body-$variant.txt") == "$STATIC_BODY" ]] \
+            || fail "$variant: the body of $url is not the static file, see $RESULTS/body-$variant.txt"
+    done
+    for variant in G H; do
+        diff -u "$RESULTS/headers-F.txt" "$RESULTS/headers-$variant.txt" > "$RESULTS/headers-F-$variant.diff" \
+            || fail "the headers of $variant differ from those of F, so the comparison would not be fair:" \
+                $'\n'"$(cat "$RESULTS/headers-F-$variant.diff")"
+    done
+
+    for variant in G H; do
+        case $variant in
+            G) url=$url_g ;;
+            H) url=$url_h ;;
+        esac
+        curl -sS --max-time 5 -H "Authorization: Bearer $JWT_WRONG_TOKEN" \
+            -D "$RESULTS/headers-$variant-wrong.raw" -o "$RESULTS/body-$variant-wrong.txt" "$url" \
+            || fail "GET $url ($variant, token of another key) failed"
+        normalize_headers "$RESULTS/headers-$variant-wrong.raw" > "$RESULTS/headers-$variant-wrong.txt"
+        [[ $(head -1 "$RESULTS/headers-$variant-wrong.txt") == "HTTP/1.1 401 Unauthorized" ]] \
+            || fail "$variant: expected 401 for a token signed with another key, got" \
+                "'$(head -1 "$RESULTS/headers-$variant-wrong.txt")'; is neonpro_auth_jwt in bench/conf/jwt.conf?"
+        grep -qi '^WWW-Authenticate: Bearer .*error_description="bad signature"' \
+            "$RESULTS/headers-$variant-wrong.txt" \
+            || fail "$variant: expected WWW-Authenticate with error_description=\"bad signature\" for a" \
+                "token signed with another key, see $RESULTS/headers-$variant-wrong.txt"
+
+        status=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$url")
+        [[ $status == 401 ]] || fail "$variant: expected 401 without a token, got $status"
+    done
+    echo "  checked: F, G and H return 200 with the same $(($(wc -l < "$RESULTS/headers-F.txt") - 1))" \
+        "headers to the token; G and H reject with 401 a token signed with another key and no token"
 }

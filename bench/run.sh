@@ -5,6 +5,10 @@
 #      header_filter_by_lua_block (C), three servers of one nginx.
 #   2. Agent pass: neonpro_agent_pass (D) vs proxy_pass (E), two servers of
 #      one nginx, both passing to the same fast upstream nginx.
+#   3. JWT verification: a static file without authentication (F) vs
+#      neonpro_auth_jwt with an RS256 key and the token cache (G) vs the
+#      same without the cache (H), three servers of one nginx, all sent the
+#      same Bearer token.
 #
 # Run it from `make bench` (which builds the module first) or as
 # `bash bench/run.sh`. The nginx under test runs on CPU 0, wrk and the
@@ -282,6 +286,32 @@ WRK_OPTIONS=(-s "$BENCH_DIR/post.lua")
 echo "  wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency -s bench/post.lua URL"
 run_rounds "${AGENT_VARIANTS[@]}"
 profile_if_needed "$MEASURED_WORKER" "${AGENT_VARIANTS[@]}"
+stop_process "$AGENT_MASTER"
+stop_process "$UPSTREAM_MASTER"
+echo
+
+# ---------------------------------------------------------------------------
+# 3. JWT verification: F vs G vs H
+
+echo "== JWT verification: F no authentication, G neonpro_auth_jwt RS256 with cache, H without cache"
+make_jwt_tokens
+start_nginx jwt "$NGINX_CPU" "$PORT_F"
+JWT_MASTER=$STARTED_MASTER
+MEASURED_WORKER=$STARTED_WORKER
+HELPER_WORKERS=()
+JWT_VARIANTS=(
+    "F http://127.0.0.1:$PORT_F/$STATIC_FILE"
+    "G http://127.0.0.1:$PORT_G/$STATIC_FILE"
+    "H http://127.0.0.1:$PORT_H/$STATIC_FILE"
+)
+check_jwt_variants "${JWT_VARIANTS[@]#* }"
+
+WRK_OPTIONS=(-H "Authorization: Bearer $JWT_TOKEN")
+echo "  wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency" \
+    "-H 'Authorization: Bearer <RS256 token of ${#JWT_TOKEN} bytes>' URL"
+run_rounds "${JWT_VARIANTS[@]}"
+profile_if_needed "$MEASURED_WORKER" "${JWT_VARIANTS[@]}"
+stop_process "$JWT_MASTER"
 echo
 
 # ---------------------------------------------------------------------------
@@ -293,8 +323,6 @@ report_status=0
 
 missed=$("$PYTHON" "$BENCH_DIR/report.py" missed "$RESULTS")
 if [[ $PROFILE == always || ($PROFILE == auto && -n $missed) ]]; then
-    stop_process "$AGENT_MASTER"
-    stop_process "$UPSTREAM_MASTER"
     echo
     if command -v valgrind > /dev/null; then
         bash "$BENCH_DIR/callgrind.sh" || echo "bench: bench/callgrind.sh failed, see its output above" >&2
