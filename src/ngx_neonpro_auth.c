@@ -10,8 +10,11 @@
  * the query string: nginx logs request lines.
  *
  * Verified tokens are kept per worker and location in a direct-mapped
- * cache keyed by their SHA-256, until their "exp", so that a busy client
- * pays one signature check per token instead of one per request.
+ * cache until their "exp", so that a busy client pays one signature check
+ * per token instead of one per request.  A slot is picked by a MurmurHash2
+ * of the token and holds a copy of it: a hit needs the same bytes, so a
+ * crafted hash collision only ever misses.  The copies are wiped when they
+ * leave the cache.
  */
 
 
@@ -31,7 +34,8 @@
 
 
 typedef struct {
-    u_char                      hash[NGX_NEONPRO_JWT_HASH_SIZE];
+    u_char                     *token;        /* from ngx_alloc() */
+    size_t                      len;
     json_t                     *claims;
     time_t                      exp;
     ngx_uint_t                  generation;   /* of the remote key set */
@@ -86,6 +90,7 @@ static ngx_str_t  ngx_neonpro_auth_www_lc = ngx_string("www-authenticate");
 
 static void ngx_neonpro_auth_free_keys(void *data);
 static void ngx_neonpro_auth_free_claims(void *data);
+static void ngx_neonpro_auth_cache_drop(ngx_neonpro_auth_cached_t *e);
 static void ngx_neonpro_auth_fetch(ngx_event_t *ev);
 static void ngx_neonpro_auth_fetched(void *data, CURLcode result);
 
@@ -416,9 +421,7 @@ ngx_neonpro_auth_exit_process(ngx_array_t *remotes)
         ngx_neonpro_auth_caches = cache->next;
 
         for (i = 0; i < cache->size; i++) {
-            if (cache->entries[i].claims) {
-                json_decref(cache->entries[i].claims);
-            }
+            ngx_neonpro_auth_cache_drop(&cache->entries[i]);
         }
 
         ngx_free(cache);
@@ -873,8 +876,9 @@ ngx_neonpro_auth_refuse(ngx_http_request_t *r, ngx_neonpro_jwt_rc_e rc,
 
 
 /*
- * Gives a claim as a string: a JSON string as it is, an integer in
- * decimal; anything else, or a string with control bytes, is absent.
+ * Gives a claim as a string: a JSON string as it is, pointing into the
+ * claims, an integer in decimal; anything else, or a string with control
+ * bytes, is absent.
  */
 static ngx_int_t
 ngx_neonpro_auth_claim_string(ngx_http_request_t *r, json_t *claims,
@@ -917,12 +921,9 @@ ngx_neonpro_auth_claim_string(ngx_http_request_t *r, json_t *claims,
         }
     }
 
-    out->data = ngx_pnalloc(r->pool, out->len);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
+    /* the request holds a reference to the claims, so no copy is needed */
 
-    ngx_memcpy(out->data, s, out->len);
+    out->data = (u_char *) s;
 
     return NGX_OK;
 }
@@ -935,22 +936,36 @@ ngx_neonpro_auth_free_claims(void *data)
 }
 
 
-/* Looks the token up in the location's cache; a hit returns its claims. */
-static json_t *
-ngx_neonpro_auth_cache_get(ngx_neonpro_auth_conf_t *acf,
-    ngx_neonpro_auth_cache_t **cachep, u_char *hash, ngx_log_t *log)
+static void
+ngx_neonpro_auth_cache_drop(ngx_neonpro_auth_cached_t *e)
 {
-    time_t                      now;
-    ngx_uint_t                  i;
-    ngx_neonpro_auth_cache_t   *cache;
-    ngx_neonpro_auth_cached_t  *e;
+    if (e->claims) {
+        json_decref(e->claims);
+        e->claims = NULL;
+    }
 
-    cache = *cachep;
+    if (e->token) {
+        ngx_explicit_memzero(e->token, e->len);
+        ngx_free(e->token);
+        e->token = NULL;
+        e->len = 0;
+    }
+}
+
+
+/* Returns the slot of a token in the location's cache, making the cache. */
+static ngx_neonpro_auth_cached_t *
+ngx_neonpro_auth_cache_slot(ngx_neonpro_auth_conf_t *acf, ngx_str_t *token,
+    ngx_log_t *log)
+{
+    ngx_neonpro_auth_cache_t  *cache;
 
     if (acf->cache_size == 0) {
         /* neonpro_auth_jwt_cache 0: every request is verified */
         return NULL;
     }
+
+    cache = acf->cache;
 
     if (cache == NULL) {
         cache = ngx_calloc(sizeof(ngx_neonpro_auth_cache_t)
@@ -964,29 +979,30 @@ ngx_neonpro_auth_cache_get(ngx_neonpro_auth_conf_t *acf,
         cache->size = acf->cache_size;
         cache->next = ngx_neonpro_auth_caches;
         ngx_neonpro_auth_caches = cache;
-        *cachep = cache;
+        acf->cache = cache;
     }
 
-    ngx_memcpy(&i, hash, sizeof(ngx_uint_t));
-    e = &cache->entries[i % cache->size];
+    return &cache->entries[ngx_murmur_hash2(token->data, token->len)
+                           % cache->size];
+}
 
-    if (e->claims == NULL
-        || ngx_memcmp(e->hash, hash, NGX_NEONPRO_JWT_HASH_SIZE) != 0)
+
+/* Returns the claims of a cached token that is still good, or NULL. */
+static json_t *
+ngx_neonpro_auth_cache_get(ngx_neonpro_auth_conf_t *acf,
+    ngx_neonpro_auth_cached_t *e, ngx_str_t *token)
+{
+    if (e == NULL || e->claims == NULL || e->len != token->len
+        || ngx_memcmp(e->token, token->data, token->len) != 0)
     {
         return NULL;
     }
 
-    if (acf->remote && e->generation != acf->remote->generation) {
-        json_decref(e->claims);
-        e->claims = NULL;
-        return NULL;
-    }
-
-    now = ngx_time();
-
-    if (e->exp != NGX_NEONPRO_AUTH_NO_EXP && now > e->exp + acf->leeway) {
-        json_decref(e->claims);
-        e->claims = NULL;
+    if ((acf->remote && e->generation != acf->remote->generation)
+        || (e->exp != NGX_NEONPRO_AUTH_NO_EXP
+            && ngx_time() > e->exp + acf->leeway))
+    {
+        ngx_neonpro_auth_cache_drop(e);
         return NULL;
     }
 
@@ -996,24 +1012,25 @@ ngx_neonpro_auth_cache_get(ngx_neonpro_auth_conf_t *acf,
 
 static void
 ngx_neonpro_auth_cache_put(ngx_neonpro_auth_conf_t *acf,
-    ngx_neonpro_auth_cache_t *cache, u_char *hash, json_t *claims)
+    ngx_neonpro_auth_cached_t *e, ngx_str_t *token, json_t *claims)
 {
-    json_t                     *exp;
-    ngx_uint_t                  i;
-    ngx_neonpro_auth_cached_t  *e;
+    json_t  *exp;
+    u_char  *copy;
 
-    if (cache == NULL) {
+    if (e == NULL) {
         return;
     }
 
-    ngx_memcpy(&i, hash, sizeof(ngx_uint_t));
-    e = &cache->entries[i % cache->size];
-
-    if (e->claims) {
-        json_decref(e->claims);
+    copy = ngx_alloc(token->len, ngx_cycle->log);
+    if (copy == NULL) {
+        return;
     }
 
-    ngx_memcpy(e->hash, hash, NGX_NEONPRO_JWT_HASH_SIZE);
+    ngx_neonpro_auth_cache_drop(e);
+
+    ngx_memcpy(copy, token->data, token->len);
+    e->token = copy;
+    e->len = token->len;
     e->claims = json_incref(claims);
     e->generation = acf->remote ? acf->remote->generation : 0;
 
@@ -1031,7 +1048,6 @@ ngx_neonpro_auth_cache_put(ngx_neonpro_auth_conf_t *acf,
 ngx_int_t
 ngx_neonpro_auth_check(ngx_http_request_t *r, ngx_neonpro_auth_conf_t *acf)
 {
-    u_char                      hash[NGX_NEONPRO_JWT_HASH_SIZE];
     json_t                     *claims;
     ngx_str_t                   token;
     ngx_uint_t                  i;
@@ -1042,6 +1058,7 @@ ngx_neonpro_auth_check(ngx_http_request_t *r, ngx_neonpro_auth_conf_t *acf)
     ngx_neonpro_identity_t     *id;
     ngx_neonpro_jwt_options_t   options;
     ngx_neonpro_jwt_result_t    result;
+    ngx_neonpro_auth_cached_t  *slot;
 
     if (acf->mode == NGX_NEONPRO_AUTH_OFF || r != r->main) {
         return NGX_DECLINED;
@@ -1070,13 +1087,8 @@ ngx_neonpro_auth_check(ngx_http_request_t *r, ngx_neonpro_auth_conf_t *acf)
                                            NULL);
         }
 
-        if (ngx_neonpro_jwt_hash(token.data, token.len, hash) != 0) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        claims = ngx_neonpro_auth_cache_get(acf,
-                                     (ngx_neonpro_auth_cache_t **) &acf->cache,
-                                     hash, r->connection->log);
+        slot = ngx_neonpro_auth_cache_slot(acf, &token, r->connection->log);
+        claims = ngx_neonpro_auth_cache_get(acf, slot, &token);
 
         if (claims) {
             json_incref(claims);
@@ -1138,7 +1150,7 @@ ngx_neonpro_auth_check(ngx_http_request_t *r, ngx_neonpro_auth_conf_t *acf)
             }
 
             claims = result.claims;
-            ngx_neonpro_auth_cache_put(acf, acf->cache, hash, claims);
+            ngx_neonpro_auth_cache_put(acf, slot, &token, claims);
         }
 
         cln = ngx_pool_cleanup_add(r->pool, 0);

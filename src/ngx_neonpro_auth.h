@@ -62,7 +62,10 @@ typedef struct {
 } ngx_neonpro_auth_conf_t;
 
 
-/* The verified identity of a request; the strings are in its pool. */
+/*
+ * The verified identity of a request.  The strings point into the claims,
+ * which the request holds until its pool goes; they are not NUL-terminated.
+ */
 struct ngx_neonpro_identity_s {
     json_t                     *claims;
     ngx_str_t                   user;
