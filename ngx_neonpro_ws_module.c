@@ -594,6 +594,8 @@ ngx_neonpro_ws_copy_identity(ngx_http_request_t *r, ngx_neonpro_ws_conn_t *wc)
         return NGX_OK;
     }
 
+    wc->auth_expires = id->expires;
+
     if (ngx_neonpro_ws_copy_str(r->connection, &id->user, &wc->user)
         != NGX_OK
         || ngx_neonpro_ws_copy_str(r->connection, &id->role, &wc->role)

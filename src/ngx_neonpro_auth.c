@@ -1048,7 +1048,7 @@ ngx_neonpro_auth_cache_put(ngx_neonpro_auth_conf_t *acf,
 ngx_int_t
 ngx_neonpro_auth_check(ngx_http_request_t *r, ngx_neonpro_auth_conf_t *acf)
 {
-    json_t                     *claims;
+    json_t                     *claims, *exp;
     ngx_str_t                   token;
     ngx_uint_t                  i;
     ngx_pool_cleanup_t         *cln;
@@ -1168,6 +1168,10 @@ ngx_neonpro_auth_check(ngx_http_request_t *r, ngx_neonpro_auth_conf_t *acf)
         }
 
         id->claims = claims;
+
+        exp = json_object_get(claims, "exp");
+        id->expires = json_is_number(exp)
+                      ? (time_t) json_number_value(exp) + acf->leeway : 0;
 
         if (ngx_neonpro_auth_claim_string(r, claims, &acf->claim_user,
                                           &id->user) != NGX_OK

@@ -68,6 +68,7 @@ typedef struct {
  */
 struct ngx_neonpro_identity_s {
     json_t                     *claims;
+    time_t                      expires;     /* exp and leeway, or 0 */
     ngx_str_t                   user;
     ngx_str_t                   clinic;
     ngx_str_t                   role;

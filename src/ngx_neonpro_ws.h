@@ -118,6 +118,9 @@ struct ngx_neonpro_ws_conn_s {
     ngx_str_t                   user;
     ngx_str_t                   role;
     ngx_str_t                   clinic;
+
+    /* when the handshake's token expires, with leeway; 0 for none */
+    time_t                      auth_expires;
 };
 
 

@@ -80,6 +80,7 @@ static void ngx_neonpro_ws_fail(ngx_neonpro_ws_conn_t *wc, ngx_uint_t code,
 static void ngx_neonpro_ws_flush(ngx_neonpro_ws_conn_t *wc);
 static void ngx_neonpro_ws_release_request(ngx_neonpro_ws_conn_t *wc);
 static void ngx_neonpro_ws_close_later(ngx_neonpro_ws_conn_t *wc);
+static ngx_int_t ngx_neonpro_ws_expired(ngx_neonpro_ws_conn_t *wc);
 
 
 static ngx_neonpro_bus_t  *ngx_neonpro_ws_bus = &ngx_neonpro_bus_shm;
@@ -861,6 +862,10 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
         return;
     }
 
+    if (ngx_neonpro_ws_expired(wc) == NGX_OK) {
+        return;
+    }
+
     if (ngx_neonpro_chat_parse(wc->message, wc->message_len,
                                wc->conf->max_message_size, &env, &err)
         != NGX_NEONPRO_CHAT_OK)
@@ -1496,6 +1501,10 @@ ngx_neonpro_ws_heartbeat(ngx_event_t *ev)
         return;
     }
 
+    if (ngx_neonpro_ws_expired(wc) == NGX_OK) {
+        return;
+    }
+
     if (ngx_current_msec - wc->last_activity >= wc->conf->idle_timeout) {
         ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
                       "neonpro: closing an idle chat WebSocket");
@@ -1506,6 +1515,42 @@ ngx_neonpro_ws_heartbeat(ngx_event_t *ev)
     (void) ngx_neonpro_ws_send(wc, NGX_NEONPRO_WS_OPCODE_PING, NULL, 0);
 
     ngx_add_timer(&wc->heartbeat, wc->conf->heartbeat);
+}
+
+
+/*
+ * Ends a connection whose token expired: an error AUTHENTICATION_FAILED,
+ * then close 1008.  The check runs on each client envelope and heartbeat,
+ * so a quiet connection is closed within one heartbeat period.
+ */
+static ngx_int_t
+ngx_neonpro_ws_expired(ngx_neonpro_ws_conn_t *wc)
+{
+    ngx_neonpro_chat_head_t  head;
+
+    if (wc->auth_expires == 0 || ngx_time() <= wc->auth_expires) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, wc->connection->log, 0,
+                  "neonpro: closing a chat WebSocket whose token expired");
+
+    head.id = NULL;
+    head.session_id = NULL;
+    head.ts = (json_int_t) ngx_time() * 1000;
+
+    ngx_neonpro_ws_send_json(wc,
+              ngx_neonpro_chat_build_error(&head,
+                                     NGX_NEONPRO_CHAT_AUTHENTICATION_FAILED,
+                                     wc->lang == NGX_NEONPRO_LANG_PICK_EN
+                                     ? "the token expired; reconnect with a "
+                                       "fresh one"
+                                     : "o token expirou; conecte-se de novo "
+                                       "com um token novo", 0));
+
+    ngx_neonpro_ws_fail(wc, NGX_NEONPRO_WS_CLOSE_POLICY, "token expired");
+
+    return NGX_OK;
 }
 
 

@@ -4,6 +4,7 @@ carry the verified user, and a session belongs to the clinic of the user
 who opened it."""
 
 import asyncio
+import time
 
 import httpx
 import websockets
@@ -183,3 +184,43 @@ def test_message_rate_per_user_across_connections(nginx):
     assert types.count("error") == 3
     assert all(r["data"]["code"] == "RATE_LIMITED" for r in replies if r["type"] == "error")
     assert [r["type"] for r in outsider_replies] == ["message", "message"]
+
+
+CHAT_SHORT_TOKENS = """
+server {
+    listen 127.0.0.1:{port};
+    location = /ws/chat {
+        neonpro_auth_jwt required;
+        neonpro_auth_jwt_key {prefix}/keys/rsa.pem kid=rsa1;
+        neonpro_auth_jwt_leeway 0;
+        neonpro_chat;
+        neonpro_chat_heartbeat 1s;
+    }
+}
+"""
+
+
+def test_connection_closes_when_its_token_expires(nginx):
+    """An open connection does not outlive its token: error, then 1008."""
+    server = nginx(CHAT_SHORT_TOKENS, files=KEYS.files())
+    token = KEYS.token(exp=int(time.time()) + 2)
+
+    async def scenario():
+        async with connect(server, token) as ws:
+            await recv_envelope(ws)
+            joined = await request_reply(ws, {"type": "join", "session_id": "sess_expiring",
+                                              "data": {"agent": False}})
+            received = []
+            try:
+                while True:
+                    received.append(await recv_envelope(ws, timeout=10))
+            except websockets.ConnectionClosed:
+                pass
+            return joined, received, ws.close_code, ws.close_reason
+
+    joined, received, code, reason = run(scenario())
+
+    assert joined[0]["type"] == "joined"
+    errors = [e for e in received if e["type"] == "error"]
+    assert errors and errors[-1]["data"]["code"] == "AUTHENTICATION_FAILED"
+    assert (code, reason) == (1008, "token expired")
