@@ -863,8 +863,8 @@ ngx_neonpro_bus_read(ngx_str_t *session, uint64_t after_seq, uint64_t up_to,
 /*
  * Merges the session's messages and stream events after after_pos by
  * position.  Both rings are in position order already, so one pass over
- * each does; the copies are made under the mutex and the handler runs
- * after it is released.
+ * each suffices.  The copies are made under the mutex, and the handler
+ * runs after it is released.
  */
 static ngx_int_t
 ngx_neonpro_bus_read_new(ngx_str_t *session, uint64_t after_pos,
