@@ -367,6 +367,13 @@ ngx_neonpro_lgpd_header_filter(ngx_http_request_t *r)
         }
     }
 
+    /* nginx's status table has no reason phrase for 426 */
+
+    if (r->headers_out.status == 426 && r->headers_out.status_line.len == 0)
+    {
+        ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+    }
+
     location_class = lcf->data_class;
     response_class = ngx_neonpro_lgpd_response_class(r, lcf);
 

@@ -71,6 +71,19 @@ extern ngx_module_t  ngx_neonpro_ws_module;
 
 
 ngx_neonpro_ctx_t *ngx_neonpro_get_ctx(ngx_http_request_t *r);
+
+
+/* nginx's cached time in milliseconds, as chat envelopes carry it */
+static ngx_inline int64_t
+ngx_neonpro_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
+}
+
 ngx_table_elt_t *ngx_neonpro_find_header_in(ngx_http_request_t *r,
     const char *name, size_t len);
 void ngx_neonpro_lgpd_mark_agent(ngx_conf_t *cf);

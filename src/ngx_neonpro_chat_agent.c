@@ -320,7 +320,7 @@ ngx_neonpro_chat_agent_start(ngx_neonpro_chat_agent_call_t *call)
 
     head.id = NULL;
     head.session_id = call->sid;
-    head.ts = (json_int_t) ngx_time() * 1000;
+    head.ts = (json_int_t) ngx_neonpro_now_ms();
 
     ngx_neonpro_chat_agent_publish(call, NGX_NEONPRO_BUS_STREAM_START,
                   ngx_neonpro_chat_build_stream_start(&head, call->stream_id,
@@ -642,7 +642,7 @@ ngx_neonpro_chat_agent_fail(ngx_neonpro_chat_agent_call_t *call,
 
     head.id = call->mid;
     head.session_id = call->sid;
-    head.ts = (json_int_t) ngx_time() * 1000;
+    head.ts = (json_int_t) ngx_neonpro_now_ms();
 
     ngx_neonpro_chat_agent_publish(call, NGX_NEONPRO_BUS_STREAM_ERROR,
                   ngx_neonpro_chat_build_error(&head, code, text, 1));

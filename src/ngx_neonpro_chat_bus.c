@@ -578,7 +578,7 @@ ngx_neonpro_bus_publish(ngx_str_t *session, ngx_neonpro_bus_message_t *msg,
 
     head.id = NULL;
     head.session_id = id;
-    head.ts = (json_int_t) ngx_time() * 1000;
+    head.ts = (json_int_t) ngx_neonpro_now_ms();
 
     ngx_shmtx_lock(&shpool->mutex);
 

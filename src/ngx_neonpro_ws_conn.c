@@ -152,7 +152,7 @@ ngx_neonpro_ws_start(ngx_neonpro_ws_conn_t *wc)
 
     head.id = NULL;
     head.session_id = NULL;
-    head.ts = (json_int_t) ngx_time() * 1000;
+    head.ts = (json_int_t) ngx_neonpro_now_ms();
 
     limits.max_message_bytes = (json_int_t) wc->conf->max_message_size;
     limits.max_content_bytes = (json_int_t) wc->conf->max_message_size;
@@ -875,14 +875,14 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
                       err.field ? err.field : "(memory)");
 
         json = ngx_neonpro_chat_build_invalid(&err, (int) wc->lang,
-                                              (json_int_t) ngx_time() * 1000);
+                                          (json_int_t) ngx_neonpro_now_ms());
         ngx_neonpro_ws_send_json(wc, json);
         return;
     }
 
     head.id = env.id;
     head.session_id = NULL;
-    head.ts = (json_int_t) ngx_time() * 1000;
+    head.ts = (json_int_t) ngx_neonpro_now_ms();
 
     if (env.session_id) {
         ngx_memcpy(sid, env.session_id,
@@ -907,7 +907,8 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
         limits.messages_per_minute = (json_int_t) wc->conf->message_rate;
         limits.heartbeat_seconds = (json_int_t) wc->conf->heartbeat / 1000;
         limits.idle_seconds = (json_int_t) wc->conf->idle_timeout / 1000;
-        limits.session_seconds = (json_int_t) ngx_neonpro_ws_session_seconds(wc);
+        limits.session_seconds =
+                          (json_int_t) ngx_neonpro_ws_session_seconds(wc);
 
         json = ngx_neonpro_chat_build_hello(&head, (char *) id,
                                             (json_int_t) ngx_worker, &limits);
@@ -929,7 +930,7 @@ ngx_neonpro_ws_dispatch(ngx_neonpro_ws_conn_t *wc)
                           "chat session \"%s\"", sid);
 
             json = ngx_neonpro_chat_build_error(&head,
-                                          NGX_NEONPRO_CHAT_AUTHORIZATION_FAILED,
+                                       NGX_NEONPRO_CHAT_AUTHORIZATION_FAILED,
                                           wc->lang == NGX_NEONPRO_LANG_PICK_EN
                                           ? "this session belongs to another "
                                             "clinic"
@@ -1180,7 +1181,7 @@ ngx_neonpro_ws_deliver_item(void *data, ngx_neonpro_bus_item_t *item)
 
     head.id = NULL;
     head.session_id = sid;
-    head.ts = (json_int_t) ngx_time() * 1000;
+    head.ts = (json_int_t) ngx_neonpro_now_ms();
 
     if (item->seq == 0) {
 
@@ -1537,7 +1538,7 @@ ngx_neonpro_ws_expired(ngx_neonpro_ws_conn_t *wc)
 
     head.id = NULL;
     head.session_id = NULL;
-    head.ts = (json_int_t) ngx_time() * 1000;
+    head.ts = (json_int_t) ngx_neonpro_now_ms();
 
     ngx_neonpro_ws_send_json(wc,
               ngx_neonpro_chat_build_error(&head,

@@ -10,6 +10,7 @@ import asyncio
 import json
 import threading
 
+import httpx
 import pytest
 import websockets
 
@@ -1205,3 +1206,12 @@ def test_no_worker_crash_after_abrupt_disconnects(nginx):
     messages = run(scenario())
     assert messages[0]["data"]["content"] == "still here"
     assert "exited on signal" not in server.error_log()
+
+
+def test_426_has_its_reason_phrase(chat):
+    """nginx's status table has no text for 426; the suite supplies it."""
+    response = httpx.get(f"http://127.0.0.1:{chat.port}/ws/chat", timeout=10)
+
+    assert response.status_code == 426
+    assert response.reason_phrase == "Upgrade Required"
+    assert response.headers["upgrade"] == "websocket"
