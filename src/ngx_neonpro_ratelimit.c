@@ -742,3 +742,44 @@ ngx_neonpro_ratelimit_check(ngx_http_request_t *r, ngx_array_t *limits,
     return ngx_neonpro_error(r, NGX_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED",
                              NULL);
 }
+
+
+/*
+ * Refuses a configuration whose neonpro_rate_limit names a zone that no
+ * neonpro_rate_limit_zone defines, with a message that says so; nginx's
+ * own would only speak of a zero size zone.
+ */
+ngx_int_t
+ngx_neonpro_ratelimit_check_zones(ngx_conf_t *cf)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *zone;
+
+    part = &cf->cycle->shared_memory.part;
+    zone = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag == &ngx_neonpro_module && zone[i].shm.size == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "rate limit zone \"%V\" is used but not defined: "
+                          "add \"neonpro_rate_limit_zone %V size;\" to the "
+                          "http block", &zone[i].shm.name,
+                          &zone[i].shm.name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}

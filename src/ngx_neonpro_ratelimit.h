@@ -56,6 +56,7 @@ extern ngx_neonpro_ratelimit_store_t  ngx_neonpro_ratelimit_shm;
 char *ngx_neonpro_ratelimit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_neonpro_ratelimit_add(ngx_conf_t *cf, ngx_array_t **limits);
+ngx_int_t ngx_neonpro_ratelimit_check_zones(ngx_conf_t *cf);
 ngx_int_t ngx_neonpro_ratelimit_check(ngx_http_request_t *r,
     ngx_array_t *limits, ngx_uint_t headers);
 

@@ -203,7 +203,8 @@ def test_fields_on_an_agent_reply(nginx):
         ("neonpro_rate_limit api zone=limits key=$remote_addr rate=5/1m; "
          "neonpro_rate_limit api zone=limits key=$remote_addr rate=9/1m;", 'rate limit "api" is duplicate'),
         ("neonpro_rate_limit_headers sometimes;", 'invalid value "sometimes"'),
-        ("neonpro_rate_limit api zone=nowhere key=$remote_addr rate=5/1m;", 'zero size shared memory zone "nowhere"'),
+        ("neonpro_rate_limit api zone=nowhere key=$remote_addr rate=5/1m;",
+         'rate limit zone "nowhere" is used but not defined: add "neonpro_rate_limit_zone nowhere size;"'),
     ],
 )
 def test_bad_rate_limit_directives(nginx_t, directive, message):
