@@ -95,6 +95,37 @@ ngx_neonpro_jwt_keyset_count(const ngx_neonpro_jwt_keyset_t *ks)
 }
 
 
+/*
+ * Ends a loader that built one key: unless error is set already, names the
+ * key and adds it to the set; on any error frees it and reports why.
+ */
+static int
+ngx_neonpro_jwt_key_add(ngx_neonpro_jwt_keyset_t *ks,
+    ngx_neonpro_jwt_key_t *key, const ngx_neonpro_jwt_str_t *issuer,
+    const ngx_neonpro_jwt_str_t *kid, const char *error,
+    ngx_neonpro_jwt_load_t *report)
+{
+    if (error == NULL) {
+        error = ngx_neonpro_jwt_key_init(key, issuer, kid);
+    }
+
+    if (error == NULL) {
+        error = ngx_neonpro_jwt_keyset_push(ks, key);
+    }
+
+    if (error != NULL) {
+        ngx_neonpro_jwt_key_free(key);
+        return ngx_neonpro_jwt_load_fail(report, error);
+    }
+
+    report->loaded = 1;
+
+    ERR_clear_error();
+
+    return 0;
+}
+
+
 int
 ngx_neonpro_jwt_keyset_add_pem(ngx_neonpro_jwt_keyset_t *ks,
     const unsigned char *pem, size_t len, const ngx_neonpro_jwt_str_t *issuer,
@@ -161,23 +192,9 @@ ngx_neonpro_jwt_keyset_add_pem(ngx_neonpro_jwt_keyset_t *ks,
 
     if (error == NULL) {
         key.algorithms = ngx_neonpro_jwt_type_algorithms(key.type, 0);
-        error = ngx_neonpro_jwt_key_init(&key, issuer, kid);
     }
 
-    if (error == NULL) {
-        error = ngx_neonpro_jwt_keyset_push(ks, &key);
-    }
-
-    if (error != NULL) {
-        ngx_neonpro_jwt_key_free(&key);
-        return ngx_neonpro_jwt_load_fail(report, error);
-    }
-
-    report->loaded = 1;
-
-    ERR_clear_error();
-
-    return 0;
+    return ngx_neonpro_jwt_key_add(ks, &key, issuer, kid, error, report);
 }
 
 
@@ -254,23 +271,9 @@ ngx_neonpro_jwt_keyset_add_secret(ngx_neonpro_jwt_keyset_t *ks,
     if (error == NULL) {
         key.algorithms = ngx_neonpro_jwt_type_algorithms(key.type,
                                                          key.secret_len);
-        error = ngx_neonpro_jwt_key_init(&key, issuer, kid);
     }
 
-    if (error == NULL) {
-        error = ngx_neonpro_jwt_keyset_push(ks, &key);
-    }
-
-    if (error != NULL) {
-        ngx_neonpro_jwt_key_free(&key);
-        return ngx_neonpro_jwt_load_fail(report, error);
-    }
-
-    report->loaded = 1;
-
-    ERR_clear_error();
-
-    return 0;
+    return ngx_neonpro_jwt_key_add(ks, &key, issuer, kid, error, report);
 }
 
 
