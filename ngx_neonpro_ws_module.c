@@ -556,6 +556,21 @@ ngx_neonpro_ws_negotiate_deflate(ngx_http_request_t *r,
 }
 
 
+/* Rejects a handshake over a connection limit: 429 with Retry-After. */
+static ngx_int_t
+ngx_neonpro_ws_too_many(ngx_http_request_t *r)
+{
+    if (ngx_neonpro_ws_push_header(r, "Retry-After", (u_char *) "60", 2)
+        == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_neonpro_error(r, NGX_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED",
+                             NULL);
+}
+
+
 static ngx_int_t
 ngx_neonpro_ws_copy_str(ngx_connection_t *c, ngx_str_t *from, ngx_str_t *to)
 {
@@ -659,14 +674,7 @@ ngx_neonpro_ws_count_user(ngx_http_request_t *r, ngx_neonpro_ws_conn_t *wc)
                   "neonpro: WebSocket handshake rejected: the user already "
                   "has %ui chat connections", wc->conf->connections_per_user);
 
-    if (ngx_neonpro_ws_push_header(r, "Retry-After", (u_char *) "60", 2)
-        == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_neonpro_error(r, NGX_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED",
-                             NULL);
+    return ngx_neonpro_ws_too_many(r);
 }
 
 
@@ -760,14 +768,7 @@ ngx_neonpro_ws_handler(ngx_http_request_t *r)
                       "has %ui chat connections", &r->connection->addr_text,
                       wlcf->connections_per_ip);
 
-        if (ngx_neonpro_ws_push_header(r, "Retry-After", (u_char *) "60", 2)
-            == NULL)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_neonpro_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                 "RATE_LIMITED", NULL);
+        return ngx_neonpro_ws_too_many(r);
     }
 
     /*

@@ -1156,10 +1156,11 @@ ngx_neonpro_ws_close_stream(ngx_neonpro_ws_session_t *s, uint64_t stream)
 
 
 /*
- * Delivers one item read from the bus to the participants on this worker:
- * a stream event as it is, a message after a gap notice when messages
- * before it were lost, and the agent's stored reply as the stream_end of
- * a stream that started here.
+ * Delivers one item read from the bus to the participants on this worker.
+ * A stream event goes out as it is, and a message after a gap notice when
+ * messages before it were lost.  The agent's stored reply goes out as the
+ * stream_end of a stream that started here.  Only the gap notice and that
+ * stream_end are built here, so most items cost no envelope building.
  */
 static ngx_int_t
 ngx_neonpro_ws_deliver_item(void *data, ngx_neonpro_bus_item_t *item)
@@ -1168,6 +1169,7 @@ ngx_neonpro_ws_deliver_item(void *data, ngx_neonpro_bus_item_t *item)
 
     char                      sid[NGX_NEONPRO_CHAT_ID_MAX + 1];
     char                      stream_id[48];
+    ngx_uint_t                gap, end;
     ngx_neonpro_chat_head_t   head;
 
     if (s->lost) {
@@ -1175,13 +1177,6 @@ ngx_neonpro_ws_deliver_item(void *data, ngx_neonpro_bus_item_t *item)
         s->lost = 0;
         s->nopen = 0;
     }
-
-    ngx_memcpy(sid, s->id.data, s->id.len);
-    sid[s->id.len] = '\0';
-
-    head.id = NULL;
-    head.session_id = sid;
-    head.ts = (json_int_t) ngx_neonpro_now_ms();
 
     if (item->seq == 0) {
 
@@ -1205,10 +1200,22 @@ ngx_neonpro_ws_deliver_item(void *data, ngx_neonpro_bus_item_t *item)
         return NGX_OK;
     }
 
-    if (item->seq > s->delivered + 1) {
+    /* this worker fell further behind than the history reaches */
+    gap = (item->seq > s->delivered + 1);
 
-        /* this worker fell further behind than the history reaches */
+    end = (item->stream
+           && ngx_neonpro_ws_close_stream(s, item->stream) == NGX_OK);
 
+    if (gap || end) {
+        ngx_memcpy(sid, s->id.data, s->id.len);
+        sid[s->id.len] = '\0';
+
+        head.id = NULL;
+        head.session_id = sid;
+        head.ts = (json_int_t) ngx_neonpro_now_ms();
+    }
+
+    if (gap) {
         ngx_neonpro_ws_send_all_json(s,
                           ngx_neonpro_chat_build_gap(&head,
                                               (json_int_t) s->delivered + 1,
@@ -1217,9 +1224,7 @@ ngx_neonpro_ws_deliver_item(void *data, ngx_neonpro_bus_item_t *item)
 
     s->delivered = item->seq;
 
-    if (item->stream
-        && ngx_neonpro_ws_close_stream(s, item->stream) == NGX_OK)
-    {
+    if (end) {
         ngx_neonpro_chat_agent_stream_id(stream_id, sizeof(stream_id),
                                          item->stream);
         ngx_neonpro_ws_send_all_json(s,
