@@ -88,7 +88,7 @@ ngx_table_elt_t *ngx_neonpro_find_header_in(ngx_http_request_t *r,
     const char *name, size_t len);
 void ngx_neonpro_lgpd_mark_agent(ngx_conf_t *cf);
 
-/* slot setters that quote a bad value and say what is expected */
+/* slot setters that quote a bad value and name the expected form */
 char *ngx_neonpro_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_neonpro_conf_set_size(ngx_conf_t *cf, ngx_command_t *cmd,

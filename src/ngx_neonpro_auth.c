@@ -12,7 +12,7 @@
  * Verified tokens are kept per worker and location in a direct-mapped
  * cache until their "exp", so that a busy client pays one signature check
  * per token instead of one per request.  A slot is picked by a MurmurHash2
- * of the token and holds a copy of it: a hit needs the same bytes, so a
+ * of the token and contains a copy of it.  A hit needs the same bytes, so a
  * crafted hash collision only ever misses.  The copies are wiped when they
  * leave the cache.
  */
@@ -166,8 +166,8 @@ ngx_neonpro_auth_free_keys(void *data)
 /*
  * neonpro_auth_jwt_key file [issuer=iss] [kid=id];
  *
- * The file's content says what it is: a PEM key or certificate, a JWK Set
- * (a JSON object), or else an HMAC secret.
+ * The file's content decides its kind: a PEM key or certificate, a JWK
+ * Set (a JSON object), or else an HMAC secret.
  */
 char *
 ngx_neonpro_auth_key(ngx_conf_t *cf, ngx_neonpro_auth_conf_t *acf)
@@ -876,9 +876,9 @@ ngx_neonpro_auth_refuse(ngx_http_request_t *r, ngx_neonpro_jwt_rc_e rc,
 
 
 /*
- * Gives a claim as a string: a JSON string as it is, pointing into the
- * claims, an integer in decimal; anything else, or a string with control
- * bytes, is absent.
+ * Returns a claim as a string.  A JSON string points into the claims, and
+ * an integer is written in decimal.  Any other value, or a string with
+ * control bytes, is absent.
  */
 static ngx_int_t
 ngx_neonpro_auth_claim_string(ngx_http_request_t *r, json_t *claims,

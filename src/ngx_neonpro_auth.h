@@ -64,7 +64,7 @@ typedef struct {
 
 /*
  * The verified identity of a request.  The strings point into the claims,
- * which the request holds until its pool goes; they are not NUL-terminated.
+ * which the request keeps until its pool is freed; they are not NUL-terminated.
  */
 struct ngx_neonpro_identity_s {
     json_t                     *claims;

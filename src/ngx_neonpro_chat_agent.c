@@ -2,16 +2,16 @@
 /*
  * Agent calls of the chat module.
  *
- * A call is made for each message in a session with the agent: the request
- * body carries the message, the session's last exchanges and the user, and
- * asks for a stream.  Each "text" event of the reply is published to the
- * session as a stream_chunk; the "done" event ends it, and the whole reply
- * is then stored as the session's next message.  A call that fails
- * publishes an error and a stream_end without a seq instead.
+ * A call is made for each message in a session with the agent.  The
+ * request body contains the message, the session's last exchanges and the
+ * user, with "stream": true.  Each "text" event of the reply is published
+ * to the session as a stream_chunk.  The "done" event ends the stream, and
+ * the whole reply is then stored as the session's next message.  A call
+ * that fails publishes an error and a stream_end without a seq instead.
  *
  * A worker runs at most "concurrency" calls of one configuration at a time
- * and keeps at most "queue_size" more waiting; the caller asks for room
- * before it publishes the message, so a full queue refuses the message.
+ * and keeps at most "queue_size" more waiting.  The caller checks for room
+ * before it publishes the message, so a full queue rejects the message.
  */
 
 
@@ -53,7 +53,7 @@ typedef struct {
     size_t                          reply_len;
     size_t                          reply_size;
 
-    /* the longest silence allowed from the agent; keeps a stopping worker */
+    /* the maximum silence from the agent; it keeps a stopping worker alive */
     ngx_event_t                     timer;
 
     long                            status;
@@ -316,7 +316,7 @@ ngx_neonpro_chat_agent_start(ngx_neonpro_chat_agent_call_t *call)
     acf->active++;
     call->running = 1;
 
-    /* everyone in the session sees that the agent is answering */
+    /* every participant learns that the agent is writing a reply */
 
     head.id = NULL;
     head.session_id = call->sid;
@@ -749,9 +749,9 @@ ngx_neonpro_chat_agent_next(ngx_neonpro_chat_agent_conf_t *acf)
 
 
 /*
- * The worker stops before its calls ended (a fast shutdown): each call
- * still tells its session, so participants on other workers are not left
- * waiting for a stream that will never end.
+ * Ends the calls of a worker that stops before they finished (a fast
+ * shutdown).  Each call still publishes its failure to its session, so
+ * participants on other workers do not wait for a stream that never ends.
  */
 void
 ngx_neonpro_chat_agent_exit_process(void)

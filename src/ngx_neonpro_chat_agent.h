@@ -31,7 +31,7 @@ typedef struct {
 } ngx_neonpro_chat_agent_conf_t;
 
 
-/* One message for the agent to answer. */
+/* One message for the agent to reply to. */
 typedef struct {
     ngx_str_t                   session;
     uint64_t                    reply_to;  /* the message's seq */

@@ -422,8 +422,8 @@ ngx_neonpro_bus_expire(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh,
 
 
 /*
- * The zone is full: expired sessions go, tree node and all.  Nobody
- * follows them, so no worker holds anything of theirs.
+ * Frees expired sessions, tree node and all, when the zone is full.  No
+ * worker has participants in them, so no worker keeps a pointer to them.
  */
 static void
 ngx_neonpro_bus_expire_all(ngx_slab_pool_t *shpool, ngx_neonpro_bus_sh_t *sh)

@@ -3,10 +3,10 @@
  * The libcurl adapter (curl's "multi_socket" interface, see
  * curl_multi_socket_action(3)).
  *
- * curl says which sockets it wants watched through the socket callback; each
- * becomes an nginx connection from the worker's pool, its descriptor still
- * owned by curl, registered level-triggered so that nothing is lost when
- * curl reads less than what is there.  curl's single timer becomes one
+ * curl reports the sockets it wants watched through the socket callback.
+ * Each becomes an nginx connection from the worker's pool, its descriptor
+ * still owned by curl.  It is registered level-triggered, so that nothing
+ * is lost when curl reads less than what is there.  curl's single timer becomes one
  * nginx timer.  After every action the finished transfers are collected and
  * their callbacks run, outside of any curl call.
  */
@@ -360,7 +360,7 @@ ngx_neonpro_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 }
 
 
-/* curl's timer callback: -1 removes the timer, 0 asks for an action soon. */
+/* curl's timer callback: -1 removes the timer, 0 requests an action soon. */
 static int
 ngx_neonpro_curl_set_timer(CURLM *multi, long timeout_ms, void *userp)
 {

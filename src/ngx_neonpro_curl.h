@@ -2,7 +2,8 @@
 /*
  * The libcurl adapter: one curl multi handle per worker driven by nginx's
  * event loop.  curl's sockets become nginx connections and curl's timer an
- * nginx timer, so a transfer never blocks the worker.
+ * nginx timer, and host names are resolved when the configuration is read,
+ * so a transfer does not block the worker.
  */
 
 

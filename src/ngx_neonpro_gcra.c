@@ -4,11 +4,11 @@
  * key's TAT on by T = W / L, and a request is allowed while the new TAT
  * stays within W of now.  A fresh key can so take L requests at once, then
  * one every T, and after W of silence it has all L again.  Unlike a fixed
- * window, no window edge lets a client send 2 L requests in a short time;
- * unlike a sliding log, it keeps one number per key.
+ * window, no window edge lets a client send 2 L requests in a short time.
+ * Unlike a sliding log, it keeps one number per key.
  *
- * T is rounded down to whole nanoseconds, and the window taken as L T,
- * which is W less under L nanoseconds: so exactly L requests fit in it,
+ * T is rounded down to whole nanoseconds, and the window is taken as L T,
+ * less than L nanoseconds short of W.  So exactly L requests fit in it,
  * however small T is.
  */
 

@@ -96,8 +96,9 @@ ngx_neonpro_jwt_keyset_count(const ngx_neonpro_jwt_keyset_t *ks)
 
 
 /*
- * Ends a loader that built one key: unless error is set already, names the
- * key and adds it to the set; on any error frees it and reports why.
+ * Ends a loader that built one key.  Unless error is set already, it names
+ * the key and adds it to the set.  On any error it frees the key and
+ * reports why.
  */
 static int
 ngx_neonpro_jwt_key_add(ngx_neonpro_jwt_keyset_t *ks,

@@ -3,7 +3,7 @@
  * Rate limits: the shared memory quota store, the access check and the
  * response fields.
  *
- * A zone holds one node per limit and key: the key's TAT, in a red-black
+ * A zone contains one node per limit and key: the key's TAT, in a red-black
  * tree for lookup and a queue from the least recently used.  A node whose
  * TAT has passed is worth a fresh key, so it may go whenever memory is
  * needed.  Several limits of one request are taken under the locks of all
@@ -745,9 +745,9 @@ ngx_neonpro_ratelimit_check(ngx_http_request_t *r, ngx_array_t *limits,
 
 
 /*
- * Refuses a configuration whose neonpro_rate_limit names a zone that no
- * neonpro_rate_limit_zone defines, with a message that says so; nginx's
- * own would only speak of a zero size zone.
+ * Rejects a configuration whose neonpro_rate_limit names a zone that no
+ * neonpro_rate_limit_zone defines.  The message names the missing
+ * directive, where nginx's own would only report a zero size zone.
  */
 ngx_int_t
 ngx_neonpro_ratelimit_check_zones(ngx_conf_t *cf)

@@ -31,7 +31,7 @@ typedef struct {
 } ngx_neonpro_ratelimit_t;
 
 
-/* one quota to take a request from, with what the store answered */
+/* one quota to take a request from, with the store's result */
 typedef struct {
     ngx_neonpro_ratelimit_t     *limit;
     ngx_str_t                    key;

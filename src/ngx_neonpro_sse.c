@@ -1,10 +1,10 @@
 
 /*
  * Server-sent events, as the HTML standard's "event stream interpretation"
- * defines them: lines end with CRLF, LF or CR; a blank line dispatches the
- * event; a line that starts with ":" is a comment; "field: value" loses one
- * space after the colon.  Only the data field matters to the chat module,
- * so event, id and retry lines are read and dropped.
+ * defines them.  Lines end with CRLF, LF or CR, and a blank line dispatches
+ * the event.  A line that starts with ":" is a comment, and "field: value"
+ * loses one space after the colon.  Only the data field matters to the chat
+ * module, so event, id and retry lines are read and dropped.
  */
 
 

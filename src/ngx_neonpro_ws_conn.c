@@ -605,7 +605,7 @@ ngx_neonpro_ws_find_session(const char *id, size_t len)
 }
 
 
-/* Whether the agent answers messages in s on this location. */
+/* Returns whether the agent replies to messages in s on this location. */
 static ngx_uint_t
 ngx_neonpro_ws_with_agent(ngx_neonpro_ws_conn_t *wc,
     ngx_neonpro_ws_session_t *s)

@@ -80,7 +80,7 @@ def test_jwks_loaded_rotated_and_kept_on_failure(nginx):
     assert code == 401
     assert "unknown kid" in text
 
-    # a broken document: the last good set stays and the log says why
+    # a broken document: the last good set stays and the log gives the reason
     jwks_file.write_text("{ not json")
     deadline = time.monotonic() + 8
     while "JWKS refresh" not in server.error_log() and time.monotonic() < deadline:

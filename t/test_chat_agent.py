@@ -150,7 +150,9 @@ def test_reply_streams_and_is_stored(nginx, clean_agent):
     live, replay = run(scenario())
     types = [e["type"] for e in live]
 
-    assert types[0] == "message" and live[0]["data"]["seq"] == 1 and live[0]["id"] == "m-1"
+    assert types[0] == "message"
+    assert live[0]["data"]["seq"] == 1
+    assert live[0]["id"] == "m-1"
     assert types[1] == "stream_start"
     start = live[1]["data"]
     assert start["reply_to"] == 1
@@ -243,7 +245,7 @@ def test_location_without_agent(nginx):
 
 
 def test_stream_reaches_participants_on_other_workers(nginx, clean_agent):
-    """Every participant, on any worker, sees the same stream and end."""
+    """Every participant, on any worker, receives the same stream and end."""
     server = nginx(AGENT_HTTP, workers=4)
     session = "sess_agent_workers"
 
@@ -313,7 +315,8 @@ def test_agent_fault_ends_stream_with_error(nginx, clean_agent, mode, code, logg
         clean_agent.release()
 
     types = [e["type"] for e in envelopes]
-    assert types[0] == "message" and types[1] == "stream_start"
+    assert types[0] == "message"
+    assert types[1] == "stream_start"
     error = next(e for e in envelopes if e["type"] == "error")
     assert types.index("error") == len(types) - 2, types
     assert error["data"]["code"] == code
@@ -461,7 +464,7 @@ def test_agent_directive_inherits_and_turns_off(nginx, clean_agent):
 
 
 # ---------------------------------------------------------------------------
-# Reload while the agent answers
+# Reload while the agent streams a reply
 
 AGENT_PATIENT_HTTP = """
 server {

@@ -88,7 +88,7 @@ try {
     result.growth.push(await tab.page.evaluate(() => window.replyTexts.length));
   }
 
-  // a tab without a token is refused at the handshake and says so
+  // a tab without a token is rejected at the handshake and shows it
   const anonymous = await browser.newPage();
   await anonymous.goto(`${pageUrl}?session=${session}`);
   await anonymous.waitForSelector('#status[data-state="closed"]', { timeout: WAIT_MS });

@@ -1,13 +1,15 @@
 // The demo chat page: one WebSocket to /ws/chat speaking neonpro.chat.v1.
 // On a close with 1001 ("reconnect", a reload of nginx) it reconnects and
 // resumes the session after the last seq it showed, so it misses nothing
-// that the session's history still holds.  The agent's reply grows in one
-// line as its chunks arrive; the stored reply replaces that line when it
-// comes as a message instead of a stream_end.  The token (from `make
-// demo-token`) comes from the page's #token= fragment or the token field,
-// and goes to nginx as a "bearer.<token>" subprotocol entry, since a
-// browser cannot set headers on a WebSocket; a fragment is never sent to
-// the server, so the token stays out of its logs.
+// that the session's history still contains.  The agent's reply grows in
+// one line as its chunks arrive, and the stored reply replaces that line
+// when it comes as a message instead of a stream_end.
+//
+// The token (from `make demo-token`) comes from the page's #token=
+// fragment or the token field.  It goes to nginx as a "bearer.<token>"
+// subprotocol entry, because a browser cannot set headers on a WebSocket.
+// A fragment is never sent to the server, so the token stays out of its
+// logs.
 
 "use strict";
 
